@@ -1,0 +1,19 @@
+"""Shared code of the course 手写数字识别 (handwritten digit recognition) with PaddlePaddle 3.
+
+The notebooks import from here; each module holds one concern:
+
+- ``mnist``: find, download, verify and load MNIST (train 50k / val 10k / test 10k)
+- ``preprocess``: the one normalization used everywhere; ``imaging``: a photo -> an MNIST-like 28x28 image
+- ``batching``: ``paddle.io.Dataset``/``DataLoader`` and a fast in-memory batch iterator
+- ``models``: softmax regression, MLP, the original course CNN, LeNet-5, a small batch-norm CNN
+- ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict, deploy
+- ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
+"""
+import warnings
+
+__version__ = "1.0.0"
+
+# Two messages Paddle prints that say nothing to a student (and would make notebook outputs vary): the C++ extension
+# builder's "No ccache found" at import, and a note on every batch-norm forward in training mode.
+warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+warnings.filterwarnings("ignore", message="When training, we now always track global mean", category=UserWarning)
