@@ -1,0 +1,159 @@
+"""The course's networks, from softmax regression to a batch-norm CNN, and a registry to build them by name.
+
+Every model takes normalized images ``[N, 1, 28, 28]`` and returns **logits** ``[N, 10]``: raw scores, no softmax.
+``paddle.nn.functional.cross_entropy`` applies softmax itself, so a model that ended in softmax would apply it twice
+(the original tutorial's mistake: the loss then cannot fall below about 1.46 and gradients vanish). Call
+``paddle.nn.functional.softmax`` on the logits only when you want probabilities to look at.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import paddle
+from paddle import nn
+
+from .errors import CourseError
+
+
+class SoftmaxRegression(nn.Layer):
+    """A single linear layer on the 784 pixels: multinomial logistic regression (about 92% on MNIST)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.fc(self.flatten(x))
+
+
+class MLP(nn.Layer):
+    """A multilayer perceptron: two hidden layers with ReLU between linear maps (about 98%)."""
+
+    def __init__(self, hidden: tuple[int, int] = (256, 128)) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, hidden[0]),
+            nn.ReLU(),
+            nn.Linear(hidden[0], hidden[1]),
+            nn.ReLU(),
+            nn.Linear(hidden[1], 10),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.net(x)
+
+
+class CourseCNN(nn.Layer):
+    """The original AI Studio course's CNN, written with the current API.
+
+    Two 5x5 convolutions with 20 filters (padding 2 keeps 28x28), each followed by ReLU and 2x2 max pooling:
+    28 -> 14 -> 7, so the last feature map has 20 * 7 * 7 = 980 values for the final linear layer. Unlike the
+    original, the last layer has no softmax: the model returns logits.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2D(1, 20, kernel_size=5, padding=2)
+        self.pool1 = nn.MaxPool2D(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2D(20, 20, kernel_size=5, padding=2)
+        self.pool2 = nn.MaxPool2D(kernel_size=2, stride=2)
+        self.fc = nn.Linear(980, 10)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        x = self.pool1(nn.functional.relu(self.conv1(x)))
+        x = self.pool2(nn.functional.relu(self.conv2(x)))
+        return self.fc(paddle.flatten(x, start_axis=1))
+
+
+class LeNet5(nn.Layer):
+    """LeNet-5 (LeCun et al., 1998) with ReLU and max pooling in place of its original squashing and subsampling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2D(1, 6, kernel_size=5, padding=2),  # 6 x 28 x 28
+            nn.ReLU(),
+            nn.MaxPool2D(2, 2),  # 6 x 14 x 14
+            nn.Conv2D(6, 16, kernel_size=5),  # 16 x 10 x 10
+            nn.ReLU(),
+            nn.MaxPool2D(2, 2),  # 16 x 5 x 5
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.classifier(self.features(x))
+
+
+class SmallCNN(nn.Layer):
+    """The course's default: a small CNN with batch normalization and dropout (99%+ after one epoch).
+
+    conv 5x5 -> max pool -> batch norm -> ReLU, twice (28 -> 24 -> 12 -> 10 -> 5), then a hidden linear layer with
+    batch norm and dropout. Batch norm keeps activations well scaled, so a large learning rate trains fast.
+    """
+
+    def __init__(self, channels: tuple[int, int] = (24, 48), hidden: int = 256, dropout: float = 0.25) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.features = nn.Sequential(
+            nn.Conv2D(1, c1, kernel_size=5),
+            nn.MaxPool2D(2, 2),
+            nn.BatchNorm2D(c1),
+            nn.ReLU(),
+            nn.Conv2D(c1, c2, kernel_size=3),
+            nn.MaxPool2D(2, 2),
+            nn.BatchNorm2D(c2),
+            nn.ReLU(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c2 * 5 * 5, hidden),
+            nn.BatchNorm1D(hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, 10),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.classifier(self.features(x))
+
+
+MODELS: dict[str, Callable[[], nn.Layer]] = {
+    "softmax": SoftmaxRegression,
+    "mlp": MLP,
+    "course_cnn": CourseCNN,
+    "lenet5": LeNet5,
+    "small_cnn": SmallCNN,
+    "wide_cnn": lambda: SmallCNN(channels=(32, 64)),
+}
+"""Model names and their constructors; ``small_cnn`` is the default of the command line."""
+
+DEFAULT_MODEL = "small_cnn"
+
+
+def build_model(name: str = DEFAULT_MODEL) -> nn.Layer:
+    """A freshly initialised model from the registry by name, e.g. ``build_model("lenet5")``."""
+    if name not in MODELS:
+        raise CourseError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]()
+
+
+def registry_name(model: nn.Layer) -> str | None:
+    """The registry name of ``model``'s architecture (same class and parameter shapes), or None for a custom model.
+
+    Checkpoints record it so that ``checkpoint.load_model`` can rebuild the right network.
+    """
+    shapes = {key: list(value.shape) for key, value in model.state_dict().items()}
+    for name, factory in MODELS.items():
+        candidate = factory()
+        if type(candidate) is type(model) and shapes == {k: list(v.shape) for k, v in candidate.state_dict().items()}:
+            return name
+    return None
