@@ -1,0 +1,304 @@
+"""The figures the notebooks show: sample digits, training curves, confusion matrix, mistakes, predictions.
+
+Every function returns a :class:`matplotlib.figure.Figure` that pyplot has already let go of (``plt.close``), so
+Jupyter's inline backend does not show it a second time at the end of the cell, and figures made in a loop or in
+tests are freed like any other object. In a notebook:
+
+- make the call the cell's last expression: exactly one image (its output also carries the text
+  ``<Figure size WxH with N Axes>``, which only depends on the figure size and number of panels);
+- ``fig = plot_history(history)`` or a trailing ``;`` shows nothing; ``display(fig)`` shows it anywhere in a cell;
+- ``plt.show()`` does not show these figures (pyplot does not know them); ``fig.savefig(path)`` saves one.
+
+Plot text is English on purpose: many machines have no font with Chinese glyphs, and matplotlib would print
+"Glyph ... missing" warnings to stderr instead of the labels.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+NUM_CLASSES = 10
+RIGHT_COLOR = "black"
+WRONG_COLOR = "tab:red"
+HIGHLIGHT_COLOR = "tab:blue"
+
+
+def show_samples(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    predictions: np.ndarray | None = None,
+    n: int = 16,
+    cols: int = 8,
+) -> Figure:
+    """A grid of the first ``n`` digits (uint8 ``[N, 28, 28]``) titled with their labels.
+
+    With ``predictions`` each title reads ``true 3 / pred 5``, in red when the prediction is wrong. Pass a slice or
+    fancy-indexed arrays to show other samples than the first ones.
+    """
+    images = _digit_images(images)
+    labels = _class_ids(labels, len(images), "labels")
+    count = _grid_count(n, len(images))
+    if predictions is None:
+        titles = [str(label) for label in labels[:count]]
+        colors = [RIGHT_COLOR] * count
+    else:
+        predictions = _class_ids(predictions, len(images), "predictions")
+        pairs = list(zip(labels[:count], predictions[:count]))
+        titles = [f"true {label} / pred {pred}" for label, pred in pairs]
+        colors = [RIGHT_COLOR if label == pred else WRONG_COLOR for label, pred in pairs]
+    return _image_grid(images[:count], titles, colors, cols=cols, cell_width=1.5)
+
+
+def show_misclassified(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    *,
+    n: int = 12,
+    cols: int = 6,
+) -> Figure:
+    """A gallery of up to ``n`` wrongly predicted digits, most confident mistakes first.
+
+    ``probabilities`` are the model's softmax outputs ``[N, 10]``. Each title reads ``true 3 / pred 5 (0.87)``, the
+    number being the probability the model gave its (wrong) answer: confident mistakes are the instructive ones
+    (an ambiguous digit, sometimes a wrong label). With no mistakes the figure says so instead.
+    """
+    images = _digit_images(images)
+    labels = _class_ids(labels, len(images), "labels")
+    probabilities = _probabilities(probabilities, len(images))
+    predictions = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    wrong = np.flatnonzero(predictions != labels)
+    chosen = wrong[np.argsort(-confidence[wrong], kind="stable")][: _grid_count(n, len(images))]
+    if len(chosen) == 0:
+        fig = _figure(4, 1)
+        ax = fig.subplots()
+        ax.text(0.5, 0.5, f"No misclassified images among {len(images)}", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    titles = [f"true {labels[i]} / pred {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
+    return _image_grid(images[chosen], titles, [WRONG_COLOR] * len(chosen), cols=cols, cell_width=2.0)
+
+
+def plot_history(history: Any) -> Figure:
+    """Loss and accuracy per epoch, training vs validation, from a ``training.History``.
+
+    Uses the list attributes ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss`` and ``val_accuracy``
+    (accuracies as fractions). Each point is marked, so a one-epoch run is visible too.
+    """
+    epochs = _epochs(history)
+    fig = _figure(10, 3.8)
+    loss_ax, accuracy_ax = fig.subplots(1, 2)
+    for ax, metric, title in ((loss_ax, "loss", "Loss"), (accuracy_ax, "accuracy", "Accuracy")):
+        ax.plot(epochs, _series(history, f"train_{metric}", len(epochs)), "o-", label="training")
+        ax.plot(epochs, _series(history, f"val_{metric}", len(epochs)), "s--", label="validation")
+        _style_epoch_axes(ax, title, metric)
+    return fig
+
+
+def plot_histories(histories: Mapping[str, Any]) -> Figure:
+    """Compare runs, e.g. ``{"SGD": h1, "Momentum": h2, "Adam": h3}``: validation accuracy and training loss per epoch.
+
+    The mapping's keys become the legend entries; each value is a ``training.History``.
+    """
+    if not histories:
+        raise ValueError("plot_histories needs at least one run, e.g. {'Adam': history}")
+    fig = _figure(10, 3.8)
+    accuracy_ax, loss_ax = fig.subplots(1, 2)
+    for name, history in histories.items():
+        epochs = _epochs(history)
+        accuracy_ax.plot(epochs, _series(history, "val_accuracy", len(epochs)), "o-", label=name)
+        loss_ax.plot(epochs, _series(history, "train_loss", len(epochs)), "o-", label=name)
+    _style_epoch_axes(accuracy_ax, "Validation accuracy", "accuracy")
+    _style_epoch_axes(loss_ax, "Training loss", "loss")
+    return fig
+
+
+def plot_confusion_matrix(matrix: np.ndarray) -> Figure:
+    """A confusion matrix of counts: row = true label, column = predicted label, the count written in each cell.
+
+    The diagonal holds the correct predictions; everything else is a mistake, e.g. row 4, column 9 counts the fours
+    taken for nines.
+    """
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] == 0:
+        raise ValueError(f"expected a square confusion matrix such as [10, 10], got {list(counts.shape)}")
+    if not np.issubdtype(counts.dtype, np.number) or np.any(counts < 0) or np.any(counts != np.round(counts)):
+        raise ValueError("a confusion matrix holds counts: non-negative whole numbers")
+    counts = counts.astype(np.int64)
+    size = counts.shape[0]
+    total = int(counts.sum())
+    accuracy = np.trace(counts) / total if total else 0.0
+
+    fig = _figure(0.6 * size + 1.5, 0.6 * size + 1.2)
+    ax = fig.subplots()
+    ax.imshow(counts, cmap="Blues", vmin=0)
+    threshold = counts.max() / 2
+    for row in range(size):
+        for col in range(size):
+            count = counts[row, col]
+            color = "white" if count > threshold else "black"
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(size))
+    ax.set_yticks(range(size))
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title(f"Confusion matrix: {total} images, accuracy {accuracy:.2%}")
+    return fig
+
+
+def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original: Any = None) -> Figure:
+    """What the model saw and what it answered: the 28x28 input and a bar chart of the ten probabilities.
+
+    ``probabilities`` is one softmax output, shape ``[10]`` or ``[1, 10]``; the predicted digit's bar is highlighted.
+    ``original`` (a PIL image or an array, e.g. the student's photo) is shown first when given.
+    """
+    image = np.asarray(image28)
+    if image.shape != (28, 28):
+        raise ValueError(f"expected the model's input image of shape [28, 28], got {list(image.shape)}")
+    probs = _probabilities(np.atleast_2d(probabilities), 1)[0]
+    predicted = int(probs.argmax())
+
+    panels = [] if original is None else [("original", original)]
+    panels.append(("model input (28x28)", image))
+    fig = _figure(2.6 * len(panels) + 4.5, 3)
+    axes = fig.subplots(1, len(panels) + 1, width_ratios=[1] * len(panels) + [2])
+    for ax, (title, picture) in zip(axes, panels):
+        _draw_image(ax, picture, title)
+    bar_ax = axes[-1]
+    colors = [HIGHLIGHT_COLOR if digit == predicted else "lightgray" for digit in range(NUM_CLASSES)]
+    bar_ax.bar(range(NUM_CLASSES), probs, color=colors)
+    bar_ax.set_xticks(range(NUM_CLASSES))
+    bar_ax.set_ylim(0, 1)
+    bar_ax.set_xlabel("digit")
+    bar_ax.set_ylabel("probability")
+    bar_ax.set_title(f"prediction: {predicted} ({probs[predicted]:.2f})")
+    return fig
+
+
+def show_pipeline(steps: Sequence[tuple[str, Any]]) -> Figure:
+    """Each preprocessing step of a photo side by side, titled with its name, e.g. ``[("photo", img), ...]``.
+
+    A step's image may be a PIL image, an RGB(A) array, a grayscale array or a boolean mask; uint8 grayscale keeps
+    its absolute 0-255 scale, float arrays (such as normalized input) are stretched to their own range.
+    """
+    if not steps:
+        raise ValueError("show_pipeline needs at least one (title, image) step")
+    fig = _figure(2.4 * len(steps), 2.8)
+    axes = fig.subplots(1, len(steps), squeeze=False)[0]
+    for ax, (title, image) in zip(axes, steps):
+        _draw_image(ax, image, title)
+    return fig
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new figure with constrained layout that pyplot immediately forgets (see the module docstring).
+
+    Creating it through pyplot matters: importing pyplot is what makes Jupyter's inline backend register the PNG
+    display of figures; a bare ``Figure()`` in a kernel that never imported pyplot shows as text only.
+    """
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    plt.close(fig)
+    return fig
+
+
+def _digit_images(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) == 0:
+        raise ValueError(f"expected digit images of shape [N, 28, 28] with N > 0, got {list(images.shape)}")
+    return images
+
+
+def _class_ids(values: np.ndarray, count: int, name: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (count,):
+        raise ValueError(f"expected {name} of shape [{count}] (one per image), got {list(values.shape)}")
+    return values.astype(np.int64)
+
+
+def _probabilities(probabilities: np.ndarray, count: int) -> np.ndarray:
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (count, NUM_CLASSES):
+        raise ValueError(f"expected probabilities of shape [{count}, 10], got {list(probabilities.shape)}")
+    if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("probabilities must be non-negative and sum to 1 per image; apply softmax to logits first")
+    return probabilities
+
+
+def _grid_count(n: int, available: int) -> int:
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    return min(n, available)
+
+
+def _image_grid(images: np.ndarray, titles: list[str], colors: list[str], *, cols: int, cell_width: float) -> Figure:
+    """Images in rows of ``cols``, one titled panel each; the grid's unused cells are removed."""
+    if cols < 1:
+        raise ValueError(f"cols must be at least 1, got {cols}")
+    cols = min(cols, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig = _figure(cols * cell_width, rows * 1.7)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, image, title, color in zip(axes, images, titles, colors):
+        _draw_image(ax, image, title, color=color)
+    for ax in axes[len(images):]:
+        ax.remove()
+    return fig
+
+
+def _draw_image(ax: Axes, image: Any, title: str, *, color: str = RIGHT_COLOR) -> None:
+    """Draw one image without axes; small images as crisp pixels, uint8 grayscale on the fixed 0-255 scale."""
+    if hasattr(image, "convert") and getattr(image, "mode", None) not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGB")  # PIL modes such as "1", "P" or "CMYK"
+    pixels = np.asarray(image)
+    while pixels.ndim > 2 and pixels.shape[0] == 1:  # [1, 28, 28] or [1, 1, 28, 28] model input
+        pixels = pixels[0]
+    if pixels.dtype == bool:
+        pixels = pixels.astype(np.uint8) * 255
+    if pixels.ndim == 2:
+        scale = {"vmin": 0, "vmax": 255} if pixels.dtype == np.uint8 else {}
+        options: dict[str, Any] = {"cmap": "gray", **scale}
+    elif pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
+        options = {}
+    else:
+        raise ValueError(f"cannot draw an image of shape {list(pixels.shape)}: expected [H, W] or [H, W, 3|4]")
+    interpolation = "nearest" if max(pixels.shape[:2]) <= 64 else None  # None: matplotlib's anti-aliased default
+    ax.imshow(pixels, interpolation=interpolation, **options)
+    ax.set_title(title, color=color, fontsize=9)
+    ax.set_axis_off()
+
+
+def _epochs(history: Any) -> list[int]:
+    epochs = list(history.epoch)
+    if not epochs:
+        raise ValueError("the history has no epochs yet: train for at least one epoch first")
+    return epochs
+
+
+def _series(history: Any, name: str, length: int) -> list[float]:
+    values = list(getattr(history, name))
+    if len(values) != length:
+        raise ValueError(f"history.{name} has {len(values)} values for {length} epochs")
+    return values
+
+
+def _style_epoch_axes(ax: Axes, title: str, metric: str) -> None:
+    """Shared look of the per-epoch panels: whole-number epochs, accuracy in percent, grid and legend."""
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if metric == "accuracy":
+        ax.set_ylabel("accuracy")
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+    else:
+        ax.set_ylabel("cross-entropy loss")
+    ax.grid(alpha=0.3)
+    ax.legend()

@@ -1,0 +1,258 @@
+"""The notebook figures: right panels, titles, numbers and bar heights; bad input rejected; nothing left to pyplot."""
+from __future__ import annotations
+
+import io
+import warnings
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import same_color  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from course_utils import plots  # noqa: E402
+
+
+def digits(count: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+
+
+def one_hot_probabilities(predictions: list[int], confidences: list[float]) -> np.ndarray:
+    """Rows whose argmax is ``predictions[i]`` with probability ``confidences[i]``, the rest spread evenly."""
+    rows = []
+    for pred, confidence in zip(predictions, confidences):
+        row = np.full(10, (1 - confidence) / 9)
+        row[pred] = confidence
+        rows.append(row)
+    return np.array(rows)
+
+
+def history(epochs: int) -> SimpleNamespace:
+    steps = np.arange(1, epochs + 1)
+    return SimpleNamespace(
+        epoch=list(steps),
+        train_loss=list(1.0 / steps),
+        train_accuracy=list(0.9 + 0.01 * steps),
+        val_loss=list(1.2 / steps),
+        val_accuracy=list(0.88 + 0.01 * steps),
+        seconds=[10.0] * epochs,
+    )
+
+
+def titles(fig: Figure) -> list[str]:
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_show_samples_titles_each_digit_with_its_label():
+    images, labels = digits(20), np.arange(20) % 10
+    fig = plots.show_samples(images, labels, n=10, cols=4)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 10  # 3 rows of 4, the two unused cells removed
+    assert titles(fig) == [str(label) for label in labels[:10]]
+    for ax, image in zip(fig.axes, images):
+        np.testing.assert_array_equal(ax.images[0].get_array(), image)
+
+
+def test_show_samples_marks_wrong_predictions_in_red():
+    labels = np.array([3, 5, 7])
+    fig = plots.show_samples(digits(3), labels, predictions=np.array([3, 6, 7]))
+    assert titles(fig) == ["true 3 / pred 3", "true 5 / pred 6", "true 7 / pred 7"]
+    colors = [ax.title.get_color() for ax in fig.axes]
+    assert [same_color(color, plots.WRONG_COLOR) for color in colors] == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    "images, labels, options",
+    [
+        (np.zeros((4, 28, 27), np.uint8), np.zeros(4), {}),
+        (np.zeros((28, 28), np.uint8), np.zeros(1), {}),
+        (np.zeros((4, 28, 28), np.uint8), np.zeros(3), {}),
+        (np.zeros((4, 28, 28), np.uint8), np.zeros(4), {"predictions": np.zeros(5)}),
+        (np.zeros((4, 28, 28), np.uint8), np.zeros(4), {"n": 0}),
+        (np.zeros((4, 28, 28), np.uint8), np.zeros(4), {"cols": 0}),
+    ],
+)
+def test_show_samples_rejects_bad_input(images, labels, options):
+    with pytest.raises(ValueError):
+        plots.show_samples(images, labels, **options)
+
+
+def test_show_misclassified_shows_only_mistakes_most_confident_first():
+    labels = np.array([0, 1, 2, 3, 4])
+    probabilities = one_hot_probabilities([0, 7, 2, 5, 9], [0.99, 0.61, 0.95, 0.87, 0.5])
+    fig = plots.show_misclassified(digits(5), labels, probabilities)
+    assert titles(fig) == ["true 3 / pred 5 (0.87)", "true 1 / pred 7 (0.61)", "true 4 / pred 9 (0.50)"]
+    images = digits(5)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), images[3])
+
+    assert len(plots.show_misclassified(images, labels, probabilities, n=2).axes) == 2
+
+
+def test_show_misclassified_says_so_when_there_is_no_mistake():
+    labels = np.array([4, 2])
+    fig = plots.show_misclassified(digits(2), labels, one_hot_probabilities([4, 2], [0.9, 0.8]))
+    assert len(fig.axes) == 1
+    assert "No misclassified images" in fig.axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize(
+    "probabilities",
+    [
+        np.random.default_rng(1).normal(size=(3, 10)),  # logits, not probabilities
+        np.full((3, 9), 1 / 9),
+        np.full((2, 10), 0.1),
+    ],
+)
+def test_show_misclassified_rejects_anything_but_softmax_rows(probabilities):
+    with pytest.raises(ValueError):
+        plots.show_misclassified(digits(3), np.zeros(3), probabilities)
+
+
+def test_plot_history_draws_train_and_validation_per_epoch():
+    run = history(3)
+    fig = plots.plot_history(run)
+    loss_ax, accuracy_ax = fig.axes
+    expected = {loss_ax: (run.train_loss, run.val_loss), accuracy_ax: (run.train_accuracy, run.val_accuracy)}
+    for ax, (train, val) in expected.items():
+        train_line, val_line = ax.get_lines()
+        np.testing.assert_array_equal(train_line.get_xdata(), [1, 2, 3])
+        np.testing.assert_allclose(train_line.get_ydata(), train)
+        np.testing.assert_allclose(val_line.get_ydata(), val)
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["training", "validation"]
+    formatter = accuracy_ax.yaxis.get_major_formatter()
+    assert isinstance(formatter, PercentFormatter) and formatter.xmax == 1  # accuracies are fractions
+
+
+def test_plot_history_shows_a_single_epoch():
+    fig = plots.plot_history(history(1))
+    for ax in fig.axes:
+        assert all(line.get_marker() not in (None, "None", "") for line in ax.get_lines())  # a lone point is visible
+        low, high = ax.get_xlim()
+        ticks = [tick for tick in ax.get_xticks() if low <= tick <= high]
+        assert ticks == [1]  # whole epochs, not 0.96, 0.98, ...
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        history(0),
+        SimpleNamespace(**{**vars(history(3)), "val_loss": [0.5, 0.4]}),
+        SimpleNamespace(**{**vars(history(3)), "val_accuracy": []}),
+    ],
+)
+def test_plot_history_rejects_empty_or_inconsistent_history(run):
+    with pytest.raises(ValueError):
+        plots.plot_history(run)
+
+
+def test_plot_histories_compares_runs_by_name():
+    runs = {"SGD": history(2), "Momentum": history(3), "Adam": history(4)}
+    fig = plots.plot_histories(runs)
+    accuracy_ax, loss_ax = fig.axes
+    assert [text.get_text() for text in accuracy_ax.get_legend().get_texts()] == ["SGD", "Momentum", "Adam"]
+    for line, run in zip(accuracy_ax.get_lines(), runs.values()):
+        np.testing.assert_allclose(line.get_ydata(), run.val_accuracy)
+    for line, run in zip(loss_ax.get_lines(), runs.values()):
+        np.testing.assert_allclose(line.get_ydata(), run.train_loss)
+
+
+def test_plot_histories_needs_a_run():
+    with pytest.raises(ValueError):
+        plots.plot_histories({})
+
+
+def test_confusion_matrix_cells_show_the_counts():
+    matrix = np.random.default_rng(2).integers(0, 50, size=(10, 10))
+    np.fill_diagonal(matrix, 900)
+    fig = plots.plot_confusion_matrix(matrix)
+    (ax,) = fig.axes
+    cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in ax.texts}
+    assert cells == {(row, col): str(matrix[row, col]) for row in range(10) for col in range(10)}
+    assert ax.get_xlabel() == "predicted label" and ax.get_ylabel() == "true label"
+    assert f"{np.trace(matrix) / matrix.sum():.2%}" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [np.zeros((10, 9), int), np.zeros(10, int), np.full((10, 10), 0.5), np.full((10, 10), -1)],
+)
+def test_confusion_matrix_rejects_non_count_matrices(matrix):
+    with pytest.raises(ValueError):
+        plots.plot_confusion_matrix(matrix)
+
+
+def test_show_prediction_bars_are_the_probabilities_with_the_answer_highlighted():
+    probabilities = one_hot_probabilities([7], [0.8])[0]
+    fig = plots.show_prediction(digits(1)[0], probabilities)
+    image_ax, bar_ax = fig.axes
+    bars = bar_ax.patches
+    np.testing.assert_allclose([bar.get_height() for bar in bars], probabilities)
+    assert [same_color(bar.get_facecolor(), plots.HIGHLIGHT_COLOR) for bar in bars] == [i == 7 for i in range(10)]
+    assert bar_ax.get_title() == "prediction: 7 (0.80)"
+    np.testing.assert_array_equal(image_ax.images[0].get_array(), digits(1)[0])
+
+
+def test_show_prediction_puts_the_original_photo_first():
+    photo = Image.new("RGB", (120, 90), (200, 180, 160))
+    fig = plots.show_prediction(digits(1)[0], one_hot_probabilities([2], [0.9]), original=photo)
+    assert titles(fig)[:2] == ["original", "model input (28x28)"]
+    assert fig.axes[0].images[0].get_array().shape == (90, 120, 3)
+
+
+@pytest.mark.parametrize(
+    "image, probabilities",
+    [
+        (np.zeros((1, 28, 28), np.uint8), np.full(10, 0.1)),
+        (np.zeros((28, 28), np.uint8), np.full(9, 1 / 9)),
+        (np.zeros((28, 28), np.uint8), np.full((2, 10), 0.1)),
+    ],
+)
+def test_show_prediction_rejects_bad_shapes(image, probabilities):
+    with pytest.raises(ValueError):
+        plots.show_prediction(image, probabilities)
+
+
+def test_show_pipeline_titles_each_step():
+    steps = [
+        ("photo", Image.new("RGB", (64, 48), "white")),
+        ("grayscale", np.full((48, 64), 200, np.uint8)),
+        ("threshold", np.zeros((48, 64), bool)),
+        ("28x28", digits(1)[0]),
+        ("normalized", np.zeros((1, 1, 28, 28), np.float32)),
+    ]
+    fig = plots.show_pipeline(steps)
+    assert titles(fig) == [name for name, _ in steps]
+    assert [ax.images[0].get_array().shape for ax in fig.axes] == [(48, 64, 3), (48, 64), (48, 64), (28, 28), (28, 28)]
+
+
+@pytest.mark.parametrize("steps", [[], [("bad", np.zeros((28, 28, 2), np.uint8))]])
+def test_show_pipeline_rejects_bad_steps(steps):
+    with pytest.raises(ValueError):
+        plots.show_pipeline(steps)
+
+
+def test_every_figure_renders_silently_and_stays_out_of_pyplot():
+    """No warning (e.g. a missing glyph) when drawn, and pyplot never tracks them, so Jupyter shows each once."""
+    images, labels = digits(12), np.arange(12) % 10
+    probabilities = one_hot_probabilities(list((labels + 1) % 10), [0.7] * 12)
+    figures = [
+        plots.show_samples(images, labels, predictions=probabilities.argmax(axis=1)),
+        plots.show_misclassified(images, labels, probabilities),
+        plots.plot_history(history(3)),
+        plots.plot_histories({"SGD": history(2), "Adam": history(2)}),
+        plots.plot_confusion_matrix(np.eye(10, dtype=int) * 100),
+        plots.show_prediction(images[0], probabilities[0], original=np.zeros((90, 120, 3), np.uint8)),
+        plots.show_pipeline([("photo", np.zeros((90, 120), np.uint8)), ("28x28", images[0])]),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fig in figures:
+            fig.savefig(io.BytesIO(), format="png")
+    assert plt.get_fignums() == []
