@@ -1,0 +1,214 @@
+"""The command line: ``python -m course_utils download | train | evaluate | predict | export | notebooks``.
+
+Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
+print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import settings
+from .errors import CourseError
+from .models import DEFAULT_MODEL, MODELS
+
+
+def _default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
+    return settings.checkpoint_dir() / f"{model}.pdckpt"
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .mnist import download_mnist, find_mnist
+
+    found = None if args.force else find_mnist(args.data_dir)
+    if found is not None:
+        print(f"MNIST already here: {found}")
+        return 0
+    print(f"MNIST downloaded and verified: {download_mnist(args.dest, progress=not args.quiet)}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+    from .mnist import load_mnist
+    from .models import build_model
+    from .training import TrainConfig, set_seed, train_model
+
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        schedule=args.schedule,
+        shift=args.shift,
+        seed=args.seed,
+    )
+    data = load_mnist(args.data_dir, progress=not args.quiet)
+    set_seed(config.seed)
+    model = build_model(args.model)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint(args.model)
+    history = train_model(
+        model, data, config, checkpoint=checkpoint, resume=args.resume, progress=not args.quiet
+    )
+    import paddle
+
+    if paddle.distributed.get_rank() != 0:
+        return 0
+    test = evaluate(model, data.test)
+    print(f"val accuracy {history.val_accuracy[-1]:.2%}, test accuracy {test.accuracy:.2%}")
+    print(f"checkpoint saved: {checkpoint}")
+    if args.json:
+        _print_json(
+            {
+                "test_accuracy": test.accuracy,
+                "val_accuracy": history.val_accuracy[-1],
+                "train_seconds": round(history.seconds[-1], 2),
+                "checkpoint": str(checkpoint),
+            }
+        )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .evaluation import evaluate
+    from .mnist import load_mnist
+
+    model, meta = load_model(args.checkpoint or _default_checkpoint())
+    data = load_mnist(args.data_dir, progress=not args.quiet)
+    result = evaluate(model, data.test)
+    if args.json:
+        _print_json(
+            {
+                "model": meta.get("model"),
+                "test_accuracy": result.accuracy,
+                "per_class_accuracy": [round(float(a), 6) for a in result.per_class_accuracy],
+            }
+        )
+        return 0
+    print(f"model {meta.get('model')}: test accuracy {result.accuracy:.2%} on {len(data.test)} images")
+    for digit, accuracy in enumerate(result.per_class_accuracy):
+        print(f"  digit {digit}: {accuracy:.2%}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .prediction import predict_file
+
+    model, _ = load_model(args.checkpoint or _default_checkpoint())
+    failures = 0
+    for path in args.images:
+        try:
+            prediction = predict_file(model, path)
+        except CourseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        if args.json:
+            _print_json(prediction.to_json())
+        else:
+            print(f"{path}: {prediction.digit} ({prediction.probabilities[prediction.digit]:.1%})")
+    return 1 if failures else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .export import export_model
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint()
+    model, _ = load_model(checkpoint)
+    prefix = Path(args.output) if args.output else checkpoint.with_suffix("")
+    export_model(model, prefix)
+    print(f"exported: {prefix}.json + {prefix}.pdiparams")
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from .notebook_build import build
+
+    problems = build(execute=args.execute, check=args.check, only=args.names or None)
+    for problem in problems:
+        print(problem, file=sys.stderr if args.check else sys.stdout)
+    return 1 if args.check and problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m course_utils`` with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils", description="手写数字识别 course tools: data, training, prediction, notebooks."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def add_data_dir(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data-dir", help="folder with the MNIST files (default: $COURSE_DATA_DIR, work/, download)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    def add_checkpoint(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--checkpoint", help=f"checkpoint file (default: {_default_checkpoint()})")
+
+    sub = add("download", cmd_download, "download the four MNIST files into work/ and verify them")
+    add_data_dir(sub)
+    sub.add_argument("--dest", help="where to download (default: work/)")
+    sub.add_argument("--force", action="store_true", help="download even if MNIST is already found")
+
+    sub = add("train", cmd_train, "train a model, then report validation and test accuracy and save a checkpoint")
+    add_data_dir(sub)
+    sub.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS), help="which network (default: %(default)s)")
+    sub.add_argument("--epochs", type=int, default=1, help="passes over the training set (default: %(default)s)")
+    sub.add_argument("--batch-size", type=int, default=128, help="images per step (default: %(default)s)")
+    sub.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"], help="(default: %(default)s)")
+    sub.add_argument("--lr", type=float, default=0.01, help="(peak) learning rate (default: %(default)s)")
+    sub.add_argument(
+        "--schedule", default="onecycle", choices=["constant", "onecycle", "cosine"], help="(default: %(default)s)"
+    )
+    sub.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to N pixels")
+    sub.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    sub.add_argument("--checkpoint", help="where to save (default: work/checkpoints/<model>.pdckpt)")
+    sub.add_argument("--resume", help="continue training from this checkpoint")
+    sub.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+
+    sub = add("evaluate", cmd_evaluate, "test accuracy and per-digit accuracy of a checkpoint")
+    add_data_dir(sub)
+    add_checkpoint(sub)
+    sub.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub = add("predict", cmd_predict, "read the digit in your own image files")
+    sub.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP)")
+    add_checkpoint(sub)
+    sub.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    sub = add("export", cmd_export, "save a checkpoint's model for deployment with paddle.jit.save")
+    add_checkpoint(sub)
+    sub.add_argument("--output", help="path prefix of the export (default: beside the checkpoint)")
+
+    sub = add("notebooks", cmd_notebooks, "instructor tool: normalize solution notebooks, regenerate student versions")
+    sub.add_argument("action", choices=["build"], help="build: normalize and regenerate")
+    sub.add_argument("names", nargs="*", help="only these notebooks (default: all)")
+    sub.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
+    sub.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,73 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from course_utils.cli import main
+from course_utils.settings import PROJECT_ROOT
+
+
+def test_train_end_to_end_in_fast_mode(tmp_path):
+    checkpoint = tmp_path / "model.pdckpt"
+    env = {**os.environ, "COURSE_FAST": "1", "COURSE_WORK_DIR": str(tmp_path / "work")}
+    result = subprocess.run(
+        [sys.executable, "-m", "course_utils", "train", "--model", "course_cnn", "--quiet", "--json",
+         "--checkpoint", str(checkpoint)],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"test_accuracy", "val_accuracy", "train_seconds", "checkpoint"}
+    assert 0.5 < report["test_accuracy"] <= 1 and report["checkpoint"] == str(checkpoint)
+    assert checkpoint.is_file()
+    assert "Traceback" not in result.stderr
+
+
+def test_predict_reports_each_file_and_fails_on_bad_ones(trained, tmp_path, capsys):
+    _, checkpoint = trained
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("this is not an image")
+    example = PROJECT_ROOT / "work" / "example_0.jpg"
+    code = main(["predict", str(example), str(tmp_path / "missing.png"), str(tmp_path / "empty.png"),
+                 str(tmp_path / "notes.jpg"), str(example), "--checkpoint", str(checkpoint), "--json"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["file"] for line in lines] == [str(example), str(example)]
+    assert all(len(line["probabilities"]) == 10 and 0 <= line["digit"] <= 9 for line in lines)
+    errors = err.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+    for name, line in zip(["missing.png", "empty.png", "notes.jpg"], errors):
+        assert name in line
+
+
+def test_evaluate_prints_accuracy_per_digit(trained, capsys):
+    _, checkpoint = trained
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "small_cnn"
+    assert report["test_accuracy"] > 0.95 and len(report["per_class_accuracy"]) == 10
+
+
+def test_export_writes_the_inference_files(trained, tmp_path, capsys):
+    _, checkpoint = trained
+    assert main(["export", "--checkpoint", str(checkpoint), "--output", str(tmp_path / "digits")]) == 0
+    assert (tmp_path / "digits.json").is_file() and (tmp_path / "digits.pdiparams").is_file()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export", "predict x.png"])
+def test_missing_checkpoint_is_one_line_without_traceback(command, tmp_path, capsys):
+    code = main([*command.split(), "--checkpoint", str(tmp_path / "none.pdckpt")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: no checkpoint at") and err.count("\n") == 1
+
+
+def test_every_command_has_help(capsys):
+    for command in ["download", "train", "evaluate", "predict", "export", "notebooks"]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: python -m course_utils " + command in capsys.readouterr().out
