@@ -412,7 +412,8 @@ def _fetch(url: str, dest: Path, progress: bool) -> None:
 def _atomic_write(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds, else it is removed.
 
-    The temporary name keeps the suffix (``.gz``), so it is read the way the final file will be.
+    The temporary name keeps the suffix (``.gz``), so it is read the way the final file will be. The finished file
+    gets the usual permissions (``mkstemp`` makes it owner-only), so a shared data folder stays readable.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
@@ -420,6 +421,9 @@ def _atomic_write(path: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
