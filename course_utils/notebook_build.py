@@ -46,6 +46,8 @@ BEGIN_ANSWER = "<!-- BEGIN SOLUTION -->"
 END_ANSWER = "<!-- END SOLUTION -->"
 ANSWER_STUB = ("YOUR ANSWER HERE",)
 
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
 CELL_TIMEOUT = 3600
 """Seconds one cell may run: generous, because solution notebooks train real models."""
 
@@ -106,6 +108,8 @@ def normalize_notebook(nb: NotebookNode) -> NotebookNode:
     Fixed kernelspec and version-free language info, nbformat 4.5, only the metadata that means something to the
     course (notebook: title, authors; cell: tags, editable, deletable), and valid unique cell ids: existing ones are
     kept, missing or duplicate ones are derived from the cell's position and source, so the result is stable.
+    Widget outputs (the progress bars of ``tqdm.auto``) are dropped: they are live views whose state is not stored,
+    so a saved one would show only its first frame or an error; the text a cell printed stays.
     """
     nb = copy.deepcopy(nb)
     nb.nbformat, nb.nbformat_minor = 4, 5
@@ -120,6 +124,8 @@ def normalize_notebook(nb: NotebookNode) -> NotebookNode:
             if not kept["tags"]:
                 del kept["tags"]
         cell.metadata = nbformat.from_dict(kept)
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs if _WIDGET_VIEW not in output.get("data", {})]
         cell_id = cell.get("id")
         if not isinstance(cell_id, str) or not _CELL_ID.match(cell_id) or cell_id in used_ids:
             cell_id = _derived_cell_id(index, cell.source, used_ids)

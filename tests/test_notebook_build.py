@@ -144,6 +144,17 @@ def test_build_normalizes_metadata_and_a_second_build_changes_nothing(tmp_path):
     assert check_notebooks(tmp_path) == []
 
 
+def test_normalize_drops_progress_bar_widgets_but_keeps_printed_text():
+    widget = new_output(
+        "display_data",
+        data={"application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+              "text/plain": "  0%|          | 0/391 [00:00<?, ?it/s]"},
+    )
+    printed = new_output("stream", name="stdout", text="epoch 1/1: train loss 0.15\n")
+    nb = normalize_notebook(new_notebook(cells=[new_code_cell("train()", execution_count=1, outputs=[widget, printed])]))
+    assert nb.cells[0].outputs == [printed]
+
+
 def test_cell_ids_are_deterministic_kept_when_valid_and_unique(tmp_path):
     data = messy_notebook()
     first_build, second_build = [], []
