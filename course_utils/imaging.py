@@ -4,9 +4,10 @@ A model trained on MNIST has only ever seen one kind of picture: a 28x28 grey im
 background, the digit scaled into a 20x20 box and shifted so that its centre of mass sits at the centre of the
 28x28 field. A student's phone photo is nothing like that: dark ink on light paper, thousands of pixels wide, the digit
 small and off-centre, the paper grey and unevenly lit. The original tutorial only did
-``im.convert('L').resize((28, 28), Image.ANTIALIAS)`` and ``/ 255 * 2 - 1``. That squeezes the whole photo, paper
-included, into 28x28: the digit ends up a thin, grey, off-centre smudge, still dark on light, i.e. the colours are
-the opposite of every training image, so the network's answer has little to do with the digit (and
+``im.convert('L').resize((28, 28), Image.ANTIALIAS)`` and ``im = 1.0 - im / 255.``. The inversion is right in
+spirit, but the resize squeezes the whole photo, paper included, into 28x28: the digit ends up a thin, faint,
+off-centre smudge on a grey (not black) background, at a scale and position no training image had, and on a value
+scale that differs from the one used in training, so the network's answer has little to do with the digit (and
 ``Image.ANTIALIAS`` no longer exists in Pillow 10).
 
 `to_mnist` instead repeats, step by step, what was done to build MNIST:
