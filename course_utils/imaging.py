@@ -99,11 +99,27 @@ def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
     values in 0-255 (floats with a maximum of at most 1 are taken as 0-1). Dark ink on light paper and light ink on a
     dark background both work. Raises `CourseError` if no digit stands out from the background.
     """
+    return to_mnist_steps(image)[-1][1]
+
+
+def to_mnist_steps(image: Image.Image | np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``to_mnist`` one step at a time: ``(name, image)`` pairs for the steps of the module docstring, for showing
+    the pipeline (e.g. with ``plots.show_pipeline``). The last pair is ``to_mnist``'s result."""
     picture = image if isinstance(image, Image.Image) else _array_to_image(image)
     gray = _flatten(picture).convert("L")
     gray.thumbnail((_WORK_SIZE, _WORK_SIZE), Image.Resampling.LANCZOS)
-    ink = _extract_ink(_ink_bright(gray))
-    return _centre(_crop_to_box(_drop_specks(ink)))
+    bright = _ink_bright(gray)
+    ink = _extract_ink(bright)
+    clean = _drop_specks(ink)
+    box = _crop_to_box(clean)
+    return [
+        ("grey", np.asarray(gray)),
+        ("ink made bright", bright),
+        ("background removed", ink),
+        ("specks dropped", clean),
+        ("cropped, 20 px box", box),
+        ("centred 28x28", _centre(box)),
+    ]
 
 
 def image_file_to_mnist(path: str | os.PathLike) -> np.ndarray:
