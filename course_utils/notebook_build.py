@@ -351,7 +351,8 @@ def build(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8", newline="\n")
                 changes.append(f"wrote {_relative(target, root)}")
-    for orphan in _orphans(root, solutions):
+    # Listed again: executing can take many minutes, and a chapter added meanwhile must not lose its student version.
+    for orphan in _orphans(root, _solution_paths(root)):
         orphan.unlink()
         changes.append(f"deleted {_relative(orphan, root)} (no solution notebook of that name)")
     return changes
