@@ -71,3 +71,13 @@ def test_every_command_has_help(capsys):
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: python -m course_utils " + command in capsys.readouterr().out
+
+
+def test_download_finds_the_files_already_there(capsys):
+    assert main(["download", "--quiet"]) == 0  # COURSE_DATA_DIR points at the real files in the test session
+    assert capsys.readouterr().out.startswith("MNIST already here: ")
+
+
+def test_notebooks_build_takes_options_after_the_action(capsys):
+    assert main(["notebooks", "build", "--check", "03"]) == 2
+    assert "--check changes nothing" in capsys.readouterr().err
