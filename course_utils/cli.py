@@ -9,10 +9,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import settings
 from .errors import CourseError
 from .models import DEFAULT_MODEL, MODELS
+
+if TYPE_CHECKING:
+    from .evaluation import CheckpointEvaluation
+    from .mnist import Split
 
 
 def _default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
@@ -34,11 +39,61 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_AUTO_PROCESSES = 4
+"""``train --procs auto`` starts at most this many processes (two were measured to help on 2 cores: benchmarks/)."""
+
+
+def training_processes(procs: str, batch_size: int) -> int:
+    """How many processes ``train --procs`` means: a number, or ``auto``.
+
+    ``auto`` is one process per usable CPU core (up to ``MAX_AUTO_PROCESSES``, and a number that divides the batch
+    size), because Paddle runs one CPU thread per process. It is 1 on a GPU, in fast mode (where start-up would cost
+    more than it saves), inside a run that Paddle's launcher already started, and outside Linux (Paddle's CPU
+    data-parallel training was only tried on Linux).
+    """
+    import paddle
+
+    from .export import usable_cores
+
+    if procs != "auto":
+        try:
+            count = int(procs)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise CourseError(f"--procs must be a positive number or auto, got {procs!r}")
+        return count
+    launched = paddle.distributed.get_world_size() > 1
+    if launched or settings.fast_mode() or paddle.device.cuda.device_count() > 0 or sys.platform != "linux":
+        return 1
+    return max(n for n in range(1, min(usable_cores(), MAX_AUTO_PROCESSES) + 1) if batch_size % n == 0)
+
+
+def _launch(argv: list[str], procs: int) -> int:
+    """Run this same ``train`` command data-parallel under Paddle's launcher, ``procs`` processes; return its exit code.
+
+    Each process's output goes to ``work/logs/train-<time>/workerlog.<rank>``; rank 0's is also shown here.
+    """
+    import subprocess
+    import time
+
+    logs = settings.work_dir() / "logs" / time.strftime("train-%Y%m%d-%H%M%S")
+    main_file = Path(__file__).with_name("__main__.py")
+    command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(procs),
+               "--log_dir", str(logs), "--log_level", "WARNING", str(main_file), *argv, "--procs", "1"]
+    print(f"{procs} 个进程 processes (paddle.distributed.launch); logs: {logs}", flush=True)
+    return subprocess.call(command)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate
     from .mnist import load_mnist
     from .models import build_model
     from .training import TrainConfig, set_seed, train_model
+
+    procs = training_processes(args.procs, args.batch_size)
+    if procs > 1:
+        load_mnist(args.data_dir, progress=not args.quiet)  # download and cache once, here, not in every process
+        return _launch(args.argv, procs)
 
     config = TrainConfig(
         epochs=args.epochs,
@@ -60,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if paddle.distributed.get_rank() != 0:
         return 0
-    test = evaluate(model, data.test)
+    test = _evaluate_checkpoint(checkpoint, data.test, "auto").result
     print(f"val accuracy {history.val_accuracy[-1]:.2%}, test accuracy {test.accuracy:.2%}")
     print(f"checkpoint saved: {checkpoint}")
     if args.json:
@@ -75,24 +130,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_checkpoint(checkpoint: Path, split: Split, backend: str) -> CheckpointEvaluation:
+    """``evaluate_checkpoint``, plus a note on stderr when the fast path had to fall back to the dynamic graph."""
+    from .evaluation import evaluate_checkpoint
+
+    evaluation = evaluate_checkpoint(checkpoint, split, backend=backend)
+    if evaluation.fallback_reason:
+        print(f"note: evaluated with {evaluation.backend}; skipped {evaluation.fallback_reason}", file=sys.stderr)
+    return evaluation
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .evaluation import evaluate
+    from .checkpoint import load_checkpoint
     from .mnist import load_mnist
 
-    model, meta = load_model(args.checkpoint or _default_checkpoint())
+    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint()
+    load_checkpoint(checkpoint)  # a missing or broken checkpoint fails before MNIST is loaded (or downloaded)
     data = load_mnist(args.data_dir, progress=not args.quiet)
-    result = evaluate(model, data.test)
+    evaluation = _evaluate_checkpoint(checkpoint, data.test, args.backend)
+    result, model = evaluation.result, evaluation.meta.get("model")
     if args.json:
         _print_json(
             {
-                "model": meta.get("model"),
+                "model": model,
                 "test_accuracy": result.accuracy,
                 "per_class_accuracy": [round(float(a), 6) for a in result.per_class_accuracy],
+                "backend": evaluation.backend,
             }
         )
         return 0
-    print(f"model {meta.get('model')}: test accuracy {result.accuracy:.2%} on {len(data.test)} images")
+    print(f"model {model}: test accuracy {result.accuracy:.2%} on {len(data.test)} images ({evaluation.backend})")
     for digit, accuracy in enumerate(result.per_class_accuracy):
         print(f"  digit {digit}: {accuracy:.2%}")
     return 0
@@ -119,13 +186,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .export import export_model
+    from .export import export_checkpoint
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint()
-    model, _ = load_model(checkpoint)
-    prefix = Path(args.output) if args.output else checkpoint.with_suffix("")
-    export_model(model, prefix)
+    prefix = export_checkpoint(checkpoint, args.output)
     print(f"exported: {prefix}.json + {prefix}.pdiparams")
     return 0
 
@@ -141,6 +205,8 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m course_utils`` with one subparser per command."""
+    from .evaluation import BACKENDS
+
     parser = argparse.ArgumentParser(
         prog="python -m course_utils", description="手写数字识别 course tools: data, training, prediction, notebooks."
     )
@@ -178,10 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--checkpoint", help="where to save (default: work/checkpoints/<model>.pdckpt)")
     sub.add_argument("--resume", help="continue training from this checkpoint")
     sub.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    sub.add_argument(
+        "--procs",
+        default="auto",
+        help="data-parallel processes on this machine, started with paddle.distributed.launch; auto: one per CPU "
+        "core (default: %(default)s)",
+    )
 
     sub = add("evaluate", cmd_evaluate, "test accuracy and per-digit accuracy of a checkpoint")
     add_data_dir(sub)
     add_checkpoint(sub)
+    sub.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="onnxruntime (needs `pip install onnxruntime paddle2onnx`) or inference (Paddle Inference): run the "
+        "checkpoint's export, made beside it when missing or stale; dynamic: the dynamic graph; auto: the first of "
+        "these that works (default: %(default)s)",
+    )
     sub.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub = add("predict", cmd_predict, "read the digit in your own image files")
@@ -194,16 +274,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--output", help="path prefix of the export (default: beside the checkpoint)")
 
     sub = add("notebooks", cmd_notebooks, "instructor tool: normalize solution notebooks, regenerate student versions")
-    sub.add_argument("action", choices=["build"], help="build: normalize and regenerate")
-    sub.add_argument("names", nargs="*", help="only these notebooks (default: all)")
-    sub.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
-    sub.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
+    build = sub.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "build", help="normalize the solutions and regenerate student/", description="normalize and regenerate"
+    )
+    build.add_argument("names", nargs="*", help="only these notebooks, e.g. 03 (default: all)")
+    build.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
+    build.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `train --procs` runs the same command again
     try:
         return args.handler(args)
     except CourseError as error:
