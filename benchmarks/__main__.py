@@ -1,0 +1,180 @@
+"""``python -m benchmarks``: run the benchmarks, print the tables and the targets, save everything as JSON.
+
+Options: ``--only data,training,inference,notebooks`` (default: all four), ``--quick`` (a smoke test in seconds,
+on small data; its figures mean nothing), ``--checkpoint`` (the model for the inference part when training is not
+run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/latest.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from course_utils.settings import PROJECT_ROOT, work_dir
+
+from . import data, inference, notebooks, training
+from .common import child_env, machine, run_child, table
+
+PARTS = ("data", "training", "inference", "notebooks")
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+QUICK_TRAIN_IMAGES = 500
+NOTEBOOK_BUDGET_SECONDS = 300
+
+
+def json_dataset(folder: Path, quick: bool) -> Path:
+    """The AI Studio ``mnist.json.gz`` the original recipe parses, written once from course_utils' MNIST."""
+    from course_utils.mnist import MnistData, Split, load_mnist, write_aistudio_json
+
+    path = folder / ("mnist-quick.json.gz" if quick else "mnist.json.gz")
+    if not path.is_file():
+        mnist = load_mnist(progress=False)
+        if quick:
+            cut = {"train": QUICK_TRAIN_IMAGES, "val": 100, "test": 200}
+            mnist = MnistData(**{k: Split(getattr(mnist, k).images[:n], getattr(mnist, k).labels[:n])
+                                 for k, n in cut.items()})
+        print(f"writing {path} for the original recipe ...", file=sys.stderr)
+        write_aistudio_json(mnist, path)
+    return path
+
+
+def inference_checkpoint(results: dict[str, Any], given: str | None, run_dir: Path) -> Path:
+    """The model to measure: the training part's, else ``--checkpoint``, else a fast-mode model trained now."""
+    if "training" in results:
+        return Path(results["training"]["rows"]["course_utils train, 1 process"]["checkpoint"])
+    if given:
+        return Path(given)
+    checkpoint = run_dir / "fast-small_cnn.pdckpt"
+    run_child([sys.executable, "-m", "course_utils", "train", "--quiet", "--json", "--checkpoint", str(checkpoint)],
+              child_env(COURSE_FAST="1", COURSE_WORK_DIR=str(run_dir / "course-work")))
+    return checkpoint
+
+
+def target(key: str, wanted: str, measured: str, met: bool) -> dict[str, Any]:
+    """One line of the targets table: what the issue asks for, what was measured, and whether it is met."""
+    return {"id": key, "target": wanted, "measured": measured, "met": bool(met)}
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets that the measured parts can decide."""
+    found = []
+    if "data" in results:
+        d = results["data"]
+        found.append(target(
+            "data_first_batch", "data: first batch >= 20x sooner than the original",
+            f"{d['first_batch_speedup_cold']:.0f}x from the IDX files (first run), "
+            f"{d['first_batch_speedup_warm']:.0f}x from the cache",
+            d["first_batch_speedup_cold"] >= 20,
+        ))
+        found.append(target(
+            "data_memory", "data: peak memory >= 10x lower",
+            f"{d['data_memory_ratio']:.1f}x for the data, {d['total_memory_ratio']:.1f}x for the whole process "
+            "(with Paddle loaded)",
+            d["data_memory_ratio"] >= 10,
+        ))
+    if "training" in results:
+        rows = results["training"]["rows"]
+        runs = {row["processes"]: row for name, row in rows.items() if name.startswith("course_utils")}
+        default = runs.get(results["training"]["default_processes"])
+        if default is not None:
+            found.append(target(
+                "training", "training (default train): >= 99.0% test accuracy in < 0.6x one original epoch",
+                f"{default['test_accuracy']:.2%} in {default['vs_original_epoch']:.2f}x the epoch "
+                f"({default['vs_original_run']:.2f}x the original's whole run), {default['processes']} process(es)",
+                default["test_accuracy"] >= 0.99 and default["vs_original_epoch"] < 0.6,
+            ))
+        one, two = runs.get(1), runs.get(2)
+        if one is not None and two is not None:
+            found.append(target(
+                "scale_out", "scale-out: 2 processes reach 99.0% sooner than 1",
+                f"{two['wall_seconds']:.0f} s ({two['test_accuracy']:.2%}) vs "
+                f"{one['wall_seconds']:.0f} s ({one['test_accuracy']:.2%})",
+                None not in (one["seconds_to_99"], two["seconds_to_99"])
+                and two["seconds_to_99"] < one["seconds_to_99"],
+            ))
+    if "inference" in results:
+        i = results["inference"]
+        found.append(target(
+            "inference", "inference: fastest path >= 5x the dynamic graph, identical accuracy",
+            f"{i['speedup_over_dynamic']:.1f}x ({i['fastest']}), accuracy "
+            f"{'identical' if i['identical_accuracy'] else 'DIFFERS'}",
+            i["speedup_over_dynamic"] >= 5 and i["identical_accuracy"],
+        ))
+    if "notebooks" in results:
+        n = results["notebooks"]
+        found.append(target(
+            "notebooks", f"notebooks: suite in fast mode < {NOTEBOOK_BUDGET_SECONDS // 60} min, passing",
+            f"{n['wall_seconds']:.0f} s, {n['summary']}",
+            n["wall_seconds"] < NOTEBOOK_BUDGET_SECONDS and n["returncode"] == 0,
+        ))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="smoke test on small data; figures mean nothing")
+    parser.add_argument("--checkpoint", help="model for the inference part when the training part is not run")
+    parser.add_argument("--results", default=str(RESULTS_DIR), help="folder for the JSON (default: %(default)s)")
+    args = parser.parse_args(argv)
+    parts = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+
+    folder = work_dir() / "benchmarks"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)])
+    report: dict[str, Any] = {"command": command, "quick": args.quick, "machine_before": machine(), "results": {}}
+    results = report["results"]
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
+    try:
+        for part in PARTS:
+            if part not in parts or (part == "notebooks" and args.quick):
+                continue
+            print(f"[{time.strftime('%H:%M:%S')}] {part} ...", file=sys.stderr, flush=True)
+            if part == "data":
+                from course_utils.mnist import find_mnist, load_mnist
+
+                load_mnist(progress=False)  # downloads MNIST if it is nowhere yet
+                results[part] = data.run(run_dir, json_dataset(folder, args.quick), find_mnist(),
+                                         limit=QUICK_TRAIN_IMAGES if args.quick else None)
+            elif part == "training":
+                results[part] = training.run(run_dir, json_dataset(folder, args.quick),
+                                             processes=(1,) if args.quick else (1, 2), quick=args.quick)
+            elif part == "inference":
+                results[part] = inference.run(run_dir, inference_checkpoint(results, args.checkpoint, run_dir),
+                                              quick=args.quick)
+            else:
+                results[part] = notebooks.run()
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    report["machine_after"] = machine()
+    report["targets"] = targets(results)
+
+    renderers = {"data": data.render, "training": training.render, "inference": inference.render,
+                 "notebooks": notebooks.render}
+    for part, result in results.items():
+        print(renderers[part](result), end="\n\n")
+    print(table("Targets", ["target", "measured", "met"],
+                [[t["target"], t["measured"], "yes" if t["met"] else "NO"] for t in report["targets"]]))
+    before, after = report["machine_before"], report["machine_after"]
+    print(f"\n{before['cpu_cores']} cores, Paddle {before['paddle']}; load average {before['load_average']} before, "
+          f"{after['load_average']} after")
+
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / time.strftime("%Y%m%d-%H%M%S.json")
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    saved.write_text(text, encoding="utf-8")
+    (out / "latest.json").write_text(text, encoding="utf-8")
+    print(f"saved: {saved}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

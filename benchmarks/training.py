@@ -1,0 +1,86 @@
+"""Training benchmark: one epoch of the original recipe against the course's ``train`` command, on 1 and 2 processes.
+
+Every run is a separate process, timed from start to exit as a student would wait for it:
+
+- the original recipe (``original_recipe``): JSON parse, then one epoch (its epoch time excludes the parse);
+- ``python -m course_utils train --procs 1`` with its other defaults (small_cnn, Adam, one-cycle, 1 epoch),
+  including start-up, data loading, the test evaluation and the export it writes;
+- the same command under Paddle's launcher with two processes (``paddle.distributed.launch --nproc_per_node 2``),
+  which is what ``train`` (``--procs auto``) does by itself on a 2-core CPU.
+
+"Seconds to 99%" is the wall time of the first run whose test accuracy is at least 99.0%: accuracy is measured at the
+end of a run (the one-cycle schedule only reaches its best accuracy at its end), so a run that ends below 99% has no
+such time.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import child_env, run_child, table
+
+TARGET_ACCURACY = 0.99
+
+
+def run(work: Path, json_file: Path, *, processes: tuple[int, ...] = (1, 2), quick: bool = False) -> dict[str, Any]:
+    """Run the original recipe for one epoch and the course's default ``train`` on each number of ``processes``.
+
+    ``quick`` (a smoke test): the original stops after 20 steps and the course runs in fast mode.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    original_args = [sys.executable, "-m", "benchmarks.original_recipe", "--data", str(json_file)]
+    report, wall = run_child(original_args + (["--max-steps", "20"] if quick else []), child_env())
+    epoch = report["epochs"][0]
+    rows["original recipe, 1 epoch"] = {
+        "processes": 1,
+        "wall_seconds": wall,
+        "train_seconds": epoch["seconds"],
+        "parse_seconds": report["parse_seconds"],
+        "test_accuracy": epoch["test_accuracy"],
+        "steps": epoch["steps"],
+    }
+    env = child_env(COURSE_FAST="1" if quick else None, COURSE_WORK_DIR=str(work / "course-work"))
+    for count in processes:
+        checkpoint = work / f"small_cnn-{count}p.pdckpt"
+        command = ["train", "--quiet", "--json", "--checkpoint", str(checkpoint)]
+        if count == 1:
+            launcher = [sys.executable, "-m", "course_utils"]
+            command += ["--procs", "1"]
+        else:
+            launcher = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(count),
+                        "--log_dir", str(work / f"launch-{count}p"), "course_utils/__main__.py"]
+        report, wall = run_child(launcher + command, env)
+        rows[f"course_utils train, {count} process{'es' if count > 1 else ''}"] = {
+            "processes": count,
+            "wall_seconds": wall,
+            "train_seconds": report["train_seconds"],
+            "test_accuracy": report["test_accuracy"],
+            "checkpoint": str(checkpoint),
+        }
+    original = rows["original recipe, 1 epoch"]
+    for row in rows.values():
+        row["seconds_to_99"] = row["wall_seconds"] if row["test_accuracy"] >= TARGET_ACCURACY else None
+        row["vs_original_epoch"] = row["wall_seconds"] / original["train_seconds"]
+        row["vs_original_run"] = row["wall_seconds"] / original["wall_seconds"]
+    return {"rows": rows, "default_processes": default_processes()}
+
+
+def default_processes() -> int:
+    """How many processes ``python -m course_utils train`` starts by itself on this machine (``--procs auto``)."""
+    from course_utils.cli import training_processes
+    from course_utils.training import TrainConfig
+
+    return training_processes("auto", TrainConfig().batch_size)
+
+
+def render(result: dict[str, Any]) -> str:
+    rows = [
+        [name, r["processes"], f"{r['wall_seconds']:.1f}", f"{r['train_seconds']:.1f}", f"{r['test_accuracy']:.2%}",
+         None if r["seconds_to_99"] is None else f"{r['seconds_to_99']:.1f}", f"{r['vs_original_epoch']:.2f}x",
+         f"{r['vs_original_run']:.2f}x"]
+        for name, r in result["rows"].items()
+    ]
+    header = ["run", "procs", "wall s", "train s", "test acc", "s to 99%", "wall/orig. epoch", "wall/orig. run"]
+    title = "Training (wall: the whole command; train: the epoch loop; original run: its parse, epoch and test)"
+    return table(title, header, rows)

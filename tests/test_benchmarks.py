@@ -1,0 +1,90 @@
+"""The benchmarks: a faithful original recipe, data paths that read the same images, targets, and a quick run."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+from benchmarks import __main__ as bench
+from benchmarks import data, original_recipe
+from course_utils.mnist import MnistData, Split, write_aistudio_json
+from course_utils.settings import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def small_json(mnist, tmp_path_factory):
+    """An AI Studio mnist.json.gz of the first 250 training, 50 validation and 50 test images."""
+    path = tmp_path_factory.mktemp("json") / "mnist.json.gz"
+    cut = {name: Split(getattr(mnist, name).images[:n], getattr(mnist, name).labels[:n])
+           for name, n in [("train", 250), ("val", 50), ("test", 50)]}
+    write_aistudio_json(MnistData(**cut), path)
+    return path
+
+
+def test_original_reader_builds_batches_sample_by_sample_like_the_original(small_json, mnist):
+    parsed = original_recipe.parse_json(str(small_json))
+    batches = list(original_recipe.load_data(parsed, "train")())
+    assert [len(labels) for _, labels in batches] == [100, 100, 50]
+    images, labels = batches[0]
+    assert images.shape == (100, 1, 28, 28) and images.dtype == np.float32
+    assert labels.shape == (100, 1) and labels.dtype == np.int64
+    assert images.min() == -1.0 and images.max() == 1.0  # the file's [-1, 1] pixels, not normalized further
+    seen = np.concatenate([labels[:, 0] for _, labels in batches])
+    assert sorted(seen) == sorted(mnist.train.labels[:250]) and not np.array_equal(seen, mnist.train.labels[:250])
+    in_order = np.concatenate([labels[:, 0] for _, labels in original_recipe.load_data(parsed, "eval")()])
+    np.testing.assert_array_equal(in_order, mnist.test.labels[:50])
+
+
+def test_original_model_applies_softmax_twice_as_the_original_did(small_json):
+    paddle.seed(0)
+    model = original_recipe.OriginalCNN()
+    model.eval()
+    probabilities = model(paddle.randn([4, 1, 28, 28])).numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    reader = original_recipe.load_data(original_recipe.parse_json(str(small_json)), "train")
+    optimizer = paddle.optimizer.SGD(learning_rate=original_recipe.LEARNING_RATE, parameters=model.parameters())
+    losses = original_recipe.train_epoch(model, reader, optimizer)
+    # Cross-entropy on probabilities cannot go below log(e + 9) - 1 = 1.461: the reproduced mistake.
+    assert len(losses) == 3 and min(losses) > np.log(np.e + 9) - 1
+
+
+def test_both_data_paths_hand_out_the_same_training_images(small_json):
+    original = data.measure("original", str(small_json))
+    course = data.measure("course", os.environ["COURSE_DATA_DIR"], limit=250)
+    for report in (original, course):
+        assert report["images"] == 250 and 0 < report["first_batch_seconds"] <= report["full_pass_seconds"]
+        assert report["peak_mb"] >= report["baseline_mb"] > 0
+    assert original["label_sum"] == course["label_sum"]
+
+
+def test_targets_are_judged_from_the_measured_figures():
+    results = {
+        "data": {"first_batch_speedup_cold": 25.0, "first_batch_speedup_warm": 60.0, "data_memory_ratio": 8.0,
+                 "total_memory_ratio": 5.0},
+        "inference": {"speedup_over_dynamic": 6.0, "fastest": "ONNX Runtime", "identical_accuracy": False},
+        "notebooks": {"wall_seconds": 200.0, "summary": "6 passed", "returncode": 0},
+    }
+    met = {target["id"]: target["met"] for target in bench.targets(results)}
+    assert met == {"data_first_batch": True, "data_memory": False, "inference": False, "notebooks": True}
+
+
+def test_quick_run_prints_the_tables_and_saves_json(trained, tmp_path):
+    _, checkpoint = trained
+    env = {**os.environ, "COURSE_WORK_DIR": str(tmp_path / "work")}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "data,inference", "--checkpoint", str(checkpoint),
+         "--results", str(tmp_path / "results")],
+        check=False, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for title in ("Data (training split", "Inference (small_cnn", "Targets"):
+        assert title in done.stdout
+    saved = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert saved["quick"] is True and set(saved["results"]) == {"data", "inference"}
+    assert saved["machine_before"]["cpu_cores"] == os.cpu_count()
+    rows = saved["results"]["inference"]["rows"]
+    assert rows["dynamic graph"]["accuracy"] > 0.9 and saved["results"]["inference"]["identical_accuracy"]
+    assert not list((tmp_path / "work" / "benchmarks").glob("run-*"))  # the run's scratch folder is removed
