@@ -9,6 +9,8 @@ The notebooks import from here; each module holds one concern:
 - ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict, deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
 """
+from __future__ import annotations
+
 import warnings
 
 __version__ = "1.0.0"
@@ -17,3 +19,11 @@ __version__ = "1.0.0"
 # builder's "No ccache found" at import, and a note on every batch-norm forward in training mode.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 warnings.filterwarnings("ignore", message="When training, we now always track global mean", category=UserWarning)
+
+_CCACHE_FILTER = "ignore:No ccache found:UserWarning"
+
+
+def quiet_paddle_import(env: dict[str, str]) -> dict[str, str]:
+    """A copy of ``env`` whose ``PYTHONWARNINGS`` also hides the ccache warning, for child processes that import
+    Paddle before this package (a notebook kernel, Paddle's distributed launcher)."""
+    return {**env, "PYTHONWARNINGS": ",".join(filter(None, [env.get("PYTHONWARNINGS"), _CCACHE_FILTER]))}

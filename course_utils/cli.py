@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import settings
+from . import quiet_paddle_import, settings
 from .errors import CourseError
 from .models import DEFAULT_MODEL, MODELS
 
@@ -82,7 +83,7 @@ def _launch(argv: list[str], procs: int) -> int:
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(procs),
                "--log_dir", str(logs), "--log_level", "WARNING", str(main_file), *argv, "--procs", "1"]
     print(f"{procs} 个进程 processes (paddle.distributed.launch); logs: {logs}", flush=True)
-    return subprocess.call(command)
+    return subprocess.call(command, env=quiet_paddle_import(dict(os.environ)))
 
 
 def cmd_train(args: argparse.Namespace) -> int:

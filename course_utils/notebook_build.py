@@ -33,6 +33,7 @@ from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
 from traitlets import default
 
+from course_utils import quiet_paddle_import
 from course_utils.errors import CourseError
 from course_utils.settings import PROJECT_ROOT
 
@@ -69,9 +70,6 @@ _ANY_MARKER = re.compile(r"\b(?:BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 _KERNEL_ENV_DROPPED = ("COURSE_FAST", "MPLBACKEND")
 """Stored outputs come from full runs (no fast mode) with ipykernel's inline figures (a non-interactive backend such
 as ``MPLBACKEND=Agg`` would show no figure at all)."""
-_KERNEL_WARNING_FILTER = "ignore:No ccache found:UserWarning"
-"""Paddle warns about ccache on every import, with the site-packages path of whoever ran it: keep that out of the
-stored outputs (it is environmental noise, and it would make every instructor's re-run differ)."""
 
 _CODE_SPANS = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)
 _LINK_PATTERNS = (
@@ -222,8 +220,7 @@ def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT) -> NotebookNode
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    env = {name: value for name, value in os.environ.items() if name not in _KERNEL_ENV_DROPPED}
-    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), _KERNEL_WARNING_FILTER]))
+    env = quiet_paddle_import({name: value for name, value in os.environ.items() if name not in _KERNEL_ENV_DROPPED})
     client = _client(nb, path.parent, timeout)
     with client.setup_kernel(env=env):
         for index, cell in enumerate(nb.cells):

@@ -81,3 +81,12 @@ def test_download_finds_the_files_already_there(capsys):
 def test_notebooks_build_takes_options_after_the_action(capsys):
     assert main(["notebooks", "build", "--check", "03"]) == 2
     assert "--check changes nothing" in capsys.readouterr().err
+
+
+def test_child_processes_import_paddle_without_the_ccache_warning():
+    import course_utils
+
+    env = course_utils.quiet_paddle_import({**os.environ, "PYTHONWARNINGS": "default"})
+    quiet = subprocess.run([sys.executable, "-c", "import paddle"], capture_output=True, text=True, env=env)
+    assert quiet.returncode == 0 and "ccache" not in quiet.stderr
+    assert env["PYTHONWARNINGS"].startswith("default,")

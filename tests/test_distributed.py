@@ -91,7 +91,7 @@ def test_train_procs_runs_the_same_command_under_paddles_launcher(monkeypatch, t
     from course_utils import cli
 
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append(command) or 0)
     monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path))
     assert cli.main(["train", "--procs", "2", "--epochs", "3"]) == 0
     [command] = calls
