@@ -60,8 +60,9 @@ def run(work: Path, checkpoint: Path, *, quick: bool = False) -> dict[str, Any]:
     import paddle
 
     from course_utils.checkpoint import load_model
-    from course_utils.export import InferenceModel, OnnxModel, export_checkpoint, onnx_available, usable_cores
+    from course_utils.export import InferenceModel, OnnxModel, export_checkpoint, onnx_available
     from course_utils.mnist import load_mnist
+    from course_utils.settings import usable_cores
 
     paddle.set_device("cpu")
     test = load_mnist(download=False, progress=False).test

@@ -25,6 +25,11 @@ def _default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
     return settings.checkpoint_dir() / f"{model}.pdckpt"
 
 
+def _checkpoint(args: argparse.Namespace) -> Path:
+    """The ``--checkpoint`` given, else the default file of the command's model."""
+    return Path(args.checkpoint) if args.checkpoint else _default_checkpoint(getattr(args, "model", DEFAULT_MODEL))
+
+
 def _print_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
@@ -54,8 +59,6 @@ def training_processes(procs: str, batch_size: int) -> int:
     """
     import paddle
 
-    from .export import usable_cores
-
     if procs != "auto":
         try:
             count = int(procs)
@@ -67,7 +70,7 @@ def training_processes(procs: str, batch_size: int) -> int:
     launched = paddle.distributed.get_world_size() > 1
     if launched or settings.fast_mode() or paddle.device.cuda.device_count() > 0 or sys.platform != "linux":
         return 1
-    return max(n for n in range(1, min(usable_cores(), MAX_AUTO_PROCESSES) + 1) if batch_size % n == 0)
+    return max(n for n in range(1, min(settings.usable_cores(), MAX_AUTO_PROCESSES) + 1) if batch_size % n == 0)
 
 
 def _launch(argv: list[str], procs: int) -> int:
@@ -108,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_mnist(args.data_dir, progress=not args.quiet)
     set_seed(config.seed)
     model = build_model(args.model)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint(args.model)
+    checkpoint = _checkpoint(args)
     history = train_model(
         model, data, config, checkpoint=checkpoint, resume=args.resume, progress=not args.quiet
     )
@@ -145,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
     from .mnist import load_mnist
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint()
+    checkpoint = _checkpoint(args)
     load_checkpoint(checkpoint)  # a missing or broken checkpoint fails before MNIST is loaded (or downloaded)
     data = load_mnist(args.data_dir, progress=not args.quiet)
     evaluation = _evaluate_checkpoint(checkpoint, data.test, args.backend)
@@ -170,7 +173,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
     from .prediction import predict_file
 
-    model, _ = load_model(args.checkpoint or _default_checkpoint())
+    model, _ = load_model(_checkpoint(args))
     failures = 0
     for path in args.images:
         try:
@@ -189,7 +192,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_checkpoint
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint()
+    checkpoint = _checkpoint(args)
     prefix = export_checkpoint(checkpoint, args.output)
     print(f"exported: {prefix}.json + {prefix}.pdiparams")
     return 0

@@ -31,6 +31,7 @@ from paddle import nn
 
 from .checkpoint import load_model
 from .errors import CourseError
+from .settings import usable_cores
 
 EXPORT_SUFFIXES = (".json", ".pdiparams")
 """The files ``paddle.jit.save`` writes for a prefix (Paddle 3's PIR format)."""
@@ -98,14 +99,6 @@ def load_exported(prefix: str | Path) -> nn.Layer:
     prefix = Path(prefix)
     _require_export(prefix)
     return paddle.jit.load(str(prefix))
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one, else all cores)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity masks
-        return os.cpu_count() or 1
 
 
 class InferenceModel:

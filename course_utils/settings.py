@@ -1,4 +1,4 @@
-"""Where the course keeps its files, and whether it runs in fast mode.
+"""Where the course keeps its files, whether it runs in fast mode, and how many CPU cores it may use.
 
 AI Studio's convention is a ``work/`` folder beside the notebooks' project: data, example images and checkpoints live
 there. ``COURSE_WORK_DIR`` moves it; ``COURSE_FAST=1`` (set by the tests) makes training short so the whole notebook
@@ -31,3 +31,11 @@ def checkpoint_dir() -> Path:
     """Where checkpoints go. Fast-mode runs write to a separate folder so they never overwrite a real model."""
     base = work_dir() / "checkpoints"
     return base / "fast" if fast_mode() else base
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one, else all cores)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity masks
+        return os.cpu_count() or 1

@@ -71,15 +71,15 @@ def test_two_processes_train_as_one_model(tmp_path):
 
 
 def test_procs_auto_means_one_process_per_core_that_divides_the_batch(monkeypatch):
-    from course_utils import cli, export, settings
+    from course_utils import cli, settings
     from course_utils.errors import CourseError
 
     assert cli.training_processes("auto", 128) == 1  # fast mode (the test session): start-up would cost more
     monkeypatch.setattr(settings, "fast_mode", lambda: False)
-    monkeypatch.setattr(export, "usable_cores", lambda: 2)
+    monkeypatch.setattr(settings, "usable_cores", lambda: 2)
     assert cli.training_processes("auto", 128) == 2
     assert cli.training_processes("auto", 127) == 1  # an odd batch cannot be split in two
-    monkeypatch.setattr(export, "usable_cores", lambda: 64)
+    monkeypatch.setattr(settings, "usable_cores", lambda: 64)
     assert cli.training_processes("auto", 96) == 4 == cli.MAX_AUTO_PROCESSES
     assert cli.training_processes("3", 96) == 3
     for bad in ("0", "two"):
