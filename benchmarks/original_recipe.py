@@ -6,9 +6,13 @@ What the original did, and this module does the same on purpose:
   MNIST) and builds every batch sample by sample in Python (``np.reshape`` + ``astype`` per image, ``np.array`` of a
   list per batch). Pixels stay as the file has them, in [-1, 1]; nothing else is normalized.
 - ``OriginalCNN`` is ``course_utils.models.CourseCNN`` (the original's layers) with the original's last step, a
-  softmax, put back. ``F.cross_entropy`` applies softmax again, so the loss is computed on softmax(softmax(z)): it
-  cannot fall below about 1.46 and its gradients are small. That is the original's fault being reproduced, not a
-  property of ``course_utils``, whose models return logits.
+  softmax (``Linear(980, 10, act='softmax')``), put back: it returns probabilities.
+- The loss is the original's ``fluid.layers.cross_entropy(predict, label)``, which in Paddle 1.x took
+  **probabilities** and computed ``-log(p[label])`` with no softmax of its own (its docs' example feeds it
+  ``fc(..., act='softmax')``). The faithful port is ``F.cross_entropy(predict, label, use_softmax=False)``: the same
+  hard-label kernel, with the same guard against ``log(0)`` (the kernel clamps the loss to 1e20, no epsilon). The
+  original was correct here; only a literal port to ``F.cross_entropy`` with its default ``use_softmax=True`` would
+  apply softmax twice (see chapter 2).
 - Plain SGD, learning rate 0.01, batch size 100, the training order shuffled by ``random.shuffle``.
 
 One kindness to the original: the JSON is parsed once for both training and testing (the original parsed it again for
@@ -74,6 +78,14 @@ class OriginalCNN(CourseCNN):
         return F.softmax(super().forward(x))
 
 
+def original_loss(predicts: paddle.Tensor, labels: paddle.Tensor) -> paddle.Tensor:
+    """The original's ``fluid.layers.mean(fluid.layers.cross_entropy(predict, label))`` on probabilities.
+
+    1.x's ``cross_entropy`` took probabilities: ``-log(p[label])``, no second softmax.
+    """
+    return paddle.mean(F.cross_entropy(predicts, labels, use_softmax=False, reduction="none"))
+
+
 def train_epoch(
     model: OriginalCNN, reader: Reader, optimizer: paddle.optimizer.Optimizer, max_steps: int | None = None
 ) -> list[float]:
@@ -84,8 +96,7 @@ def train_epoch(
         if batch_id == max_steps:
             break
         predicts = model(paddle.to_tensor(images))
-        loss = F.cross_entropy(predicts, paddle.to_tensor(labels))  # softmax again: the original's mistake
-        avg_loss = paddle.mean(loss)
+        avg_loss = original_loss(predicts, paddle.to_tensor(labels))
         avg_loss.backward()
         optimizer.step()
         optimizer.clear_grad()

@@ -1,8 +1,10 @@
 """The course's networks, from softmax regression to a batch-norm CNN, and a registry to build them by name.
 
 Every model takes normalized images ``[N, 1, 28, 28]`` and returns **logits** ``[N, 10]``: raw scores, no softmax.
-``paddle.nn.functional.cross_entropy`` applies softmax itself, so a model that ended in softmax would apply it twice
-(the original tutorial's mistake: the loss then cannot fall below about 1.46 and gradients vanish). Call
+That is Paddle 2+'s convention: ``paddle.nn.functional.cross_entropy`` applies softmax itself (``use_softmax=True``).
+The original 1.x tutorial ended its network in softmax and was right to, because 1.x's
+``fluid.layers.cross_entropy`` took probabilities; a *literal* port of that network to ``F.cross_entropy`` applies
+softmax twice (the loss then cannot fall below about 1.46 and gradients shrink: chapter 2 shows it). Call
 ``paddle.nn.functional.softmax`` on the logits only when you want probabilities to look at.
 """
 from __future__ import annotations
@@ -49,8 +51,8 @@ class CourseCNN(nn.Layer):
     """The original AI Studio course's CNN, written with the current API.
 
     Two 5x5 convolutions with 20 filters (padding 2 keeps 28x28), each followed by ReLU and 2x2 max pooling:
-    28 -> 14 -> 7, so the last feature map has 20 * 7 * 7 = 980 values for the final linear layer. Unlike the
-    original, the last layer has no softmax: the model returns logits.
+    28 -> 14 -> 7, and the final linear layer maps the flattened feature map to 10 scores. The original's last layer
+    applied softmax for 1.x's probability-taking loss; this one returns logits, as Paddle 2+ losses expect.
     """
 
     def __init__(self) -> None:
