@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import re
 import sys
 import warnings
@@ -46,7 +47,10 @@ def paddle_problem(path: Sequence[str] | None = None) -> str | None:
     else from the ``paddle/version`` file its build writes. A development build (version 0.0.0) or a version that
     cannot be found passes.
     """
-    spec = importlib.machinery.PathFinder.find_spec("paddle", None if path is None else list(path))
+    if path is None:
+        spec = importlib.util.find_spec("paddle")  # every finder, e.g. an editable install's; imports nothing
+    else:
+        spec = importlib.machinery.PathFinder.find_spec("paddle", list(path))
     if spec is None:
         return f"PaddlePaddle is not installed: {_WHAT_TO_INSTALL}"
     version = _version(spec, path)
@@ -69,11 +73,15 @@ class _PaddleImportGuard(importlib.abc.MetaPathFinder):
     """
 
     def __init__(self) -> None:
-        self._passed = False
+        self._passed = self._checking = False
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
-        if fullname == "paddle" and not self._passed:
-            problem = paddle_problem()
+        if fullname == "paddle" and not (self._passed or self._checking):
+            self._checking = True  # paddle_problem asks the finders, this one included
+            try:
+                problem = paddle_problem()
+            finally:
+                self._checking = False
             if problem is not None:
                 raise PaddleNotReady(problem)
             self._passed = True

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,9 @@ def wheel_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def metadata_wheel(folder: Path, name: str, version: str, requires: list[str] = (), extras: list[str] = ()) -> Path:
+def metadata_wheel(
+    folder: Path, name: str, version: str, requires: Sequence[str] = (), extras: Sequence[str] = ()
+) -> Path:
     """A wheel that holds only metadata: enough for pip to resolve it."""
     info = f"{wheel_name(name)}-{version}.dist-info"
     files = {
@@ -107,9 +110,14 @@ def gpu_machine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def selected(python: Path, index: Path, project: dict, extras: str, tmp_path: Path, **changes: list) -> dict:
-    """What ``pip install course_utils[extras]`` would install into ``python``'s environment: name -> version."""
-    requires = [*changes.get("dependencies", project["dependencies"])]
+def selected(
+    python: Path, index: Path, project: dict, extras: str, tmp_path: Path, dependencies: list[str] | None = None
+) -> dict:
+    """What ``pip install course_utils[extras]`` would install into ``python``'s environment: name -> version.
+
+    ``dependencies`` replaces the project's own, to show what another layout would do.
+    """
+    requires = list(project["dependencies"] if dependencies is None else dependencies)
     for extra, requirements in project["optional-dependencies"].items():
         assert all(";" not in r for r in requirements)
         requires += [f'{r}; extra == "{extra}"' for r in requirements]
@@ -224,6 +232,20 @@ def test_the_command_line_says_it_in_one_line_without_traceback(tmp_path, paddle
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: PaddlePaddle ")
     assert CPU_HINT in done.stderr and GPU_HINT in done.stderr and "Traceback" not in done.stderr
+
+
+def test_both_builds_installed_is_warned_about(tmp_path):
+    folder = fake_paddle(tmp_path, "3.3.1")
+    (folder / "paddle" / "__init__.py").write_text("")
+    gpu = folder / "paddlepaddle_gpu-3.3.1.dist-info"
+    gpu.mkdir()
+    (gpu / "METADATA").write_text("Metadata-Version: 2.1\nName: paddlepaddle-gpu\nVersion: 3.3.1\n")
+    done = run(["-c", "import course_utils, paddle"], str(folder))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "both paddlepaddle (CPU) and paddlepaddle-gpu are installed" in done.stderr
+    (gpu / "METADATA").unlink()
+    gpu.rmdir()
+    assert "both paddlepaddle" not in run(["-c", "import course_utils, paddle"], str(folder)).stderr
 
 
 def test_paddle_not_ready_is_a_course_error_and_an_import_error():
