@@ -245,7 +245,7 @@ def check_count_parameters(count_parameters: Callable[[nn.Layer], int]) -> None:
         if answer == trainable - biases:
             _fail(f"{name} 少数了 {biases} 个：偏置 (bias) 也是可训练参数")
         _fail(f"{name} 应有 {trainable:,} 个可训练参数，你的函数得到 {answer:,}")
-    print(f"✅ 正确！{len(MODELS)} 个网络的可训练参数个数都与 paddle.summary 的 Trainable params 一致。")
+    print("✅ 正确！课程里每个网络的可训练参数个数都与 paddle.summary 的 Trainable params 一致。")
 
 
 def check_train_step(train_step: Callable[..., object]) -> None:
