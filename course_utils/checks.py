@@ -2,6 +2,7 @@
 what is off. A right answer prints a line starting with ✅; a wrong one raises ``AssertionError`` with a hint."""
 from __future__ import annotations
 
+import numbers
 from typing import Callable, Iterable
 
 import numpy as np
@@ -10,12 +11,17 @@ from paddle import nn
 
 from .evaluation import predict_logits
 from .mnist import Split
-from .models import CourseCNN
-from .preprocess import normalize
+from .models import MODELS, CourseCNN, SoftmaxRegression
+from .preprocess import MEAN, STD, normalize
 
 
 def _fail(message: str) -> None:
     raise AssertionError("❌ " + message)
+
+
+def _not_done(what: str) -> None:
+    """The hint for an exercise whose stub still raises ``NotImplementedError``."""
+    _fail(f"{what}还没有写：把 raise NotImplementedError() 换成你的代码，运行那个单元格，再运行这个检查")
 
 
 def check_batch_generator(batch_generator: Callable[..., Iterable], split: Split) -> None:
@@ -27,7 +33,10 @@ def check_batch_generator(batch_generator: Callable[..., Iterable], split: Split
     images, labels = split.images[:1050], split.labels[:1050]
     reference = normalize(images)
     for shuffle in (False, True):
-        batches = list(batch_generator(images, labels, 100, shuffle))
+        try:
+            batches = list(batch_generator(images, labels, 100, shuffle))
+        except NotImplementedError:
+            _not_done("batch_generator ")
         sizes = [len(batch[1]) for batch in batches]
         if sizes != [100] * 10 + [50]:
             _fail(f"1050 个样本、batch_size=100 应得到 10 个 100 的批次和最后一个 50 的批次，实际批次大小为 {sizes}")
@@ -53,19 +62,36 @@ def check_batch_generator(batch_generator: Callable[..., Iterable], split: Split
     print("✅ 正确！批次大小、形状、归一化、打乱和最后一个不满的批次都对了。")
 
 
-def check_flatten_size(answer: int) -> None:
-    """Exercise (chapter 2): the number of values entering the course CNN's last linear layer."""
+def check_flatten_size(answer: int | None) -> None:
+    """Exercise (chapter 2): the number of values entering the course CNN's last linear layer.
+
+    The hints point at the step that went wrong (a pooling forgotten, the channels forgotten) without the number.
+    """
     features = CourseCNN()
     with paddle.no_grad():
         x = features.pool1(nn.functional.relu(features.conv1(paddle.zeros([1, 1, 28, 28]))))
         x = features.pool2(nn.functional.relu(features.conv2(x)))
-    expected = int(np.prod(x.shape[1:]))
-    if answer != expected:
-        _fail(
-            f"不对：{answer}。提示：padding=2 的 5x5 卷积保持 28x28，每次 2x2 池化把边长减半 (28 → 14 → 7)，"
-            "再乘以通道数 20。"
-        )
-    print(f"✅ 正确！20 个通道 × 7 × 7 = {expected}。")
+    channels, height, width = (int(n) for n in x.shape[1:])
+    expected = channels * height * width
+    if answer is None:
+        _fail("还没有填写：把你算出的数赋给 flatten_size，例如 flatten_size = 123")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real) or not float(answer).is_integer():
+        _fail(f"flatten_size 应是一个整数 (通道数 × 高 × 宽)，得到 {answer!r}")
+    answer = int(answer)
+    if answer == expected:
+        print(f"✅ 正确！{channels} 个通道 × {height} × {width} = {expected}。")
+        return
+    side = {2 * height: "只算了一次池化：pool1 和 pool2 各把边长减半一次",
+            4 * height: "边长一次都没有减半：两个 2x2、步长 2 的池化层各把边长减半"}
+    for edge, hint in side.items():
+        if answer == channels * edge * edge:
+            _fail(f"不对：{answer}。{hint}。")
+    if answer in (height * width, 2 * height * 2 * height, 4 * height * 4 * height):
+        _fail(f"不对：{answer}。这只是一张特征图的 高 × 宽，还要乘以 pool2 输出的通道数 (conv2 的 out_channels)。")
+    _fail(
+        f"不对：{answer}。提示：用 W_out = (W - K + 2P) / S + 1 逐层算出 pool2 输出的高和宽 (padding=2 的 5x5 卷积、"
+        "2x2 且步长 2 的池化)，再乘以 pool2 输出的通道数。"
+    )
 
 
 def check_forward(model: nn.Layer) -> None:
@@ -81,7 +107,12 @@ def check_forward(model: nn.Layer) -> None:
     x = paddle.randn([4, 1, 28, 28])
     model.eval()
     reference.eval()
-    output = model(x)
+    try:
+        output = model(x)
+    except NotImplementedError:
+        _not_done("forward ")
+    if not isinstance(output, paddle.Tensor):
+        _fail(f"forward 应返回一个张量 (Tensor)，得到的是 {type(output).__name__}：是不是忘了 return？")
     if list(output.shape) != [4, 10]:
         _fail(f"forward 应返回形状 [N, 10] 的 logits，实际为 {list(output.shape)}")
     if np.allclose(output.numpy().sum(axis=1), 1.0, atol=1e-4):
@@ -104,3 +135,203 @@ def check_accuracy(accuracy: float, model: nn.Layer, split: Split) -> None:
             "是否用 argmax 取预测类别、是否与标签逐个比较"
         )
     print("✅ 正确！正确率 = 预测正确的数量 / 总数，与模型的实际表现一致。")
+
+
+def _as_array(value: object) -> np.ndarray:
+    """A student's array or tensor as a NumPy array."""
+    return value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
+
+
+def check_normalize_pixels(normalize_pixels: Callable[[np.ndarray], np.ndarray], split: Split) -> None:
+    """Exercise (chapter 1): ``normalize_pixels(images)`` turns uint8 ``[N, 28, 28]`` into float32 ``[N, 1, 28, 28]``
+    with ``(x / 255 - MEAN) / STD``, exactly what ``preprocess.normalize`` gives. The hints name the usual slips:
+    a missing channel axis, float64, no division by 255, no standardization, mean and std swapped or subtracted the
+    wrong way round."""
+    images = split.images[:64]
+    try:
+        result = normalize_pixels(images)
+    except NotImplementedError:
+        _not_done("normalize_pixels ")
+    if result is None:
+        _fail("normalize_pixels 没有返回值：函数最后要 return 归一化后的数组")
+    result = _as_array(result)
+    if result.shape != (64, 1, 28, 28):
+        if result.shape == (64, 28, 28):
+            _fail("形状是 [N, 28, 28]：网络要的是 [N, 1, 28, 28]，用 images[:, None] 或 reshape 加上通道这一维")
+        _fail(f"64 张图应得到形状 [64, 1, 28, 28]，实际为 {list(result.shape)}")
+    if result.dtype != np.float32:
+        _fail(f"类型应为 float32 (飞桨的卷积层要 float32)，实际为 {result.dtype}：最后用 .astype(np.float32)")
+    expected = normalize(images)
+    if np.allclose(result, expected, atol=1e-5):
+        print("✅ 正确！形状、类型和数值都与 preprocess.normalize 一致。")
+        return
+    low, high = float(result.min()), float(result.max())
+    if high > 10:
+        _fail(f"数值最大到 {high:.1f}：是不是忘了先除以 255？公式是 (x / 255 - MEAN) / STD")
+    if low >= 0 and high <= 1.0 + 1e-6:
+        _fail("数值都在 0 到 1 之间：只除以了 255，还要减去均值 MEAN、再除以标准差 STD")
+    if np.allclose(result, -expected, atol=1e-5):
+        _fail("符号反了：应是 (x / 255 - MEAN) / STD，不是 (MEAN - x / 255) / STD")
+    background, ink = -MEAN / STD, (1 - MEAN) / STD
+    _fail(
+        f"数值与公式不同：背景像素 0 应变成 -MEAN/STD ≈ {background:.4f}，最浓的笔画 255 应变成 (1 - MEAN)/STD ≈ "
+        f"{ink:.4f}，你的结果在 {low:.4f} 到 {high:.4f} 之间。检查 MEAN 和 STD 是否用反了、括号是否对"
+    )
+
+
+def check_dataset_getitem(dataset_class: type, split: Split) -> None:
+    """Exercise (chapter 1): a ``paddle.io.Dataset`` subclass built as ``dataset_class(split)`` whose
+    ``__getitem__(i)`` returns ``(normalize(images[i])[0], labels[i])``: a float32 ``[1, 28, 28]`` image and its int64
+    label, so that ``paddle.io.DataLoader`` collates batches ``[B, 1, 28, 28]`` and ``[B]``."""
+    part = Split(split.images[:40], split.labels[:40])
+    dataset = dataset_class(part)
+    if not isinstance(dataset, paddle.io.Dataset):
+        _fail("这个类应继承 paddle.io.Dataset：class DigitDataset(paddle.io.Dataset)")
+    try:
+        sample = dataset[7]
+    except NotImplementedError:
+        _not_done("__getitem__ ")
+    if not isinstance(sample, (tuple, list)) or len(sample) != 2:
+        _fail("__getitem__ 应返回一对 (图像, 标签)，例如 return image, label")
+    image, label = (_as_array(value) for value in sample)
+    if image.shape != (1, 28, 28):
+        if image.shape == (1, 1, 28, 28):
+            _fail("图像形状是 [1, 1, 28, 28]：normalize 总是返回一批 [N, 1, 28, 28]，取一张要再加 [0]")
+        _fail(f"一个样本的图像应为 [1, 28, 28] (通道、高、宽)，实际为 {list(image.shape)}")
+    if image.dtype != np.float32:
+        _fail(f"图像应是 float32 的归一化像素，实际为 {image.dtype}：用 normalize 处理 uint8 图像")
+    if not np.allclose(image, normalize(part.images[7])[0], atol=1e-6):
+        _fail("图像与 normalize(images[index]) 不同：要用同一个 normalize，并取第 index 张")
+    if label.shape != () or label.dtype != np.int64:
+        _fail(f"标签应是一个 int64 整数 (形状 [])，实际为 {label.dtype}、形状 {list(label.shape)}")
+    if int(label) != int(part.labels[7]):
+        _fail(f"dataset[7] 的标签是 {int(label)}，但第 7 张图的标签是 {int(part.labels[7])}：图像和标签要用同一个 index")
+    loader = paddle.io.DataLoader(dataset, batch_size=8, shuffle=False)
+    if len(dataset) != len(part) or len(loader) != 5:
+        _fail(f"40 个样本的数据集 len() 应为 40，实际为 {len(dataset)}")
+    images, labels = next(iter(loader))
+    if list(images.shape) != [8, 1, 28, 28] or list(labels.shape) != [8]:
+        _fail(f"DataLoader 拼出的批次应为 [8, 1, 28, 28] 和 [8]，实际为 {list(images.shape)} 和 {list(labels.shape)}")
+    if not np.array_equal(labels.numpy(), part.labels[:8]):
+        _fail("按顺序取出的前 8 个标签与数据不符：__getitem__(index) 要返回第 index 个样本")
+    print("✅ 正确！样本的形状、类型、数值和标签都对，DataLoader 能把它们拼成批次。")
+
+
+def check_count_parameters(count_parameters: Callable[[nn.Layer], int]) -> None:
+    """Exercise (chapter 2): ``count_parameters(model)`` counts the trainable values of a model, as the
+    "Trainable params" line of ``paddle.summary`` does: every parameter with ``stop_gradient`` False, all its
+    elements. Tried on each network of the registry, so that batch norm's running statistics must be left out."""
+    for name, factory in MODELS.items():
+        model = factory()
+        trainable = sum(int(np.prod(p.shape)) for p in model.parameters() if not p.stop_gradient)
+        everything = sum(int(np.prod(p.shape)) for p in model.parameters())
+        biases = sum(int(np.prod(p.shape)) for p in model.parameters() if not p.stop_gradient and len(p.shape) == 1)
+        try:
+            answer = count_parameters(model)
+        except NotImplementedError:
+            _not_done("count_parameters ")
+        if answer is None:
+            _fail("count_parameters 没有返回值：函数最后要 return 数出来的个数")
+        answer = int(answer)
+        if answer == trainable:
+            continue
+        if answer == everything:
+            _fail(
+                f"{name} 多数了 {everything - trainable} 个：批归一化 (BN) 的滑动均值和方差也在 parameters() 里，但它们的 "
+                "stop_gradient 为 True，不是可训练参数。只数 not p.stop_gradient 的参数"
+            )
+        if answer == len([p for p in model.parameters() if not p.stop_gradient]):
+            _fail(f"{name} 得到 {answer}：这是参数张量的个数。要数的是元素个数：每个张量的形状各维相乘，再全部加起来")
+        if answer == trainable - biases:
+            _fail(f"{name} 少数了 {biases} 个：偏置 (bias) 也是可训练参数")
+        _fail(f"{name} 应有 {trainable:,} 个可训练参数，你的函数得到 {answer:,}")
+    print("✅ 正确！课程里每个网络的可训练参数个数都与 paddle.summary 的 Trainable params 一致。")
+
+
+def check_train_step(train_step: Callable[..., object]) -> None:
+    """Exercise (chapter 3): ``train_step(model, optimizer, images, labels)`` does one training step (forward,
+    ``F.cross_entropy``, ``backward``, ``optimizer.step()``, ``optimizer.clear_grad()``) and returns the batch's loss.
+
+    Two steps on a small model with plain SGD are compared with the same two steps done here: the returned losses,
+    the parameters after each step, and what is left in the gradients. The hints name the step that is missing.
+    """
+    rng = np.random.default_rng(0)
+    batches = [
+        (paddle.to_tensor(rng.standard_normal((16, 1, 28, 28)).astype("float32")),
+         paddle.to_tensor(rng.integers(0, 10, 16).astype("int64")))
+        for _ in range(2)
+    ]
+    student, reference = SoftmaxRegression(), SoftmaxRegression()
+    reference.set_state_dict(student.state_dict())
+    optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=student.parameters())
+    reference_optimizer = paddle.optimizer.SGD(learning_rate=0.1, parameters=reference.parameters())
+
+    def weights(model: nn.Layer) -> list[np.ndarray]:
+        return [p.numpy().copy() for p in model.parameters()]
+
+    for number, (images, labels) in enumerate(batches, start=1):
+        before = weights(student)
+        logits = reference(images)
+        expected_loss = nn.functional.cross_entropy(logits, labels)
+        twice = float(nn.functional.cross_entropy(nn.functional.softmax(logits), labels))
+        expected_loss.backward()
+        reference_optimizer.step()
+        reference_optimizer.clear_grad()
+        try:
+            loss = train_step(student, optimizer, images, labels)
+        except NotImplementedError:
+            _not_done("train_step ")
+        if loss is None:
+            _fail("train_step 没有返回损失：最后 return float(loss)")
+        loss = float(_as_array(loss))
+        if not np.isclose(loss, float(expected_loss), rtol=1e-4, atol=1e-5):
+            if np.isclose(loss, twice, rtol=1e-4, atol=1e-5):
+                _fail("损失里做了两次 softmax：模型输出 logits，F.cross_entropy 会自己做 softmax，直接传 logits")
+            _fail(f"第 {number} 步返回的损失 {loss:.4f} 不是 F.cross_entropy(model(images), labels) = "
+                  f"{float(expected_loss):.4f}：要返回这一批、在更新参数之前算出的损失")
+        after = weights(student)
+        delta = [a - b for a, b in zip(after, before)]
+        wanted = [a - b for a, b in zip(weights(reference), before)]
+        grads_left = any(p.grad is not None and np.any(p.grad.numpy() != 0) for p in student.parameters())
+        if all(np.all(d == 0) for d in delta):
+            if all(p.grad is None for p in student.parameters()):
+                _fail("参数没有变化，也从来没有算过梯度：先 loss.backward() 求梯度，再 optimizer.step()，最后 "
+                      "optimizer.clear_grad()")
+            _fail("参数没有变化：梯度算出来了，但没有调用 optimizer.step() (或者在 step() 之前先 clear_grad() 了)")
+        if all(np.allclose(d, w, rtol=1e-4, atol=1e-7) for d, w in zip(delta, wanted)):
+            continue
+        if all(np.allclose(d, -w, rtol=1e-4, atol=1e-7) for d, w in zip(delta, wanted)):
+            _fail("参数朝着让损失变大的方向走了：符号反了。对 loss 本身调用 backward()，由 optimizer.step() 沿负梯度更新")
+        if number == 2 and grads_left:
+            _fail("梯度没有清空：Paddle 会把新梯度累加到 .grad 上，第二步用的是两步梯度之和。每步 step() 之后调用 "
+                  "optimizer.clear_grad()")
+        _fail(f"第 {number} 步之后的参数与一步 SGD 的结果不同：每一批只做一次 backward() 和一次 step()，"
+              "并使用传进来的 optimizer")
+    print("✅ 正确！损失、参数更新和梯度清空都对：前向 → 损失 → backward → step → clear_grad。")
+
+
+def check_learning_rate(sweep: dict, best_lr: float | None, learning_rates: Iterable[float]) -> None:
+    """Exercise (chapter 3): ``sweep`` maps each tried learning rate to the loss its short run ended with, and
+    ``best_lr`` is the rate with the lowest loss among the runs that did not diverge (a NaN or infinite loss)."""
+    learning_rates = list(learning_rates)
+    if not sweep or best_lr is None:
+        _fail("还没有完成：对每个学习率运行 short_run，把结果存进 sweep，再把选出的学习率赋给 best_lr")
+    missing = [rate for rate in learning_rates if rate not in sweep]
+    if missing:
+        _fail(f"sweep 里缺少这些学习率：{missing}。learning_rates 里的每一个都要试")
+    losses = {rate: float(np.mean(_as_array(sweep[rate]))) for rate in learning_rates}
+    finite = {rate: loss for rate, loss in losses.items() if np.isfinite(loss)}
+    if not finite:
+        _fail("所有的损失都是 nan 或 inf：检查 short_run 的返回值")
+    if len(set(finite.values())) == 1 and len(finite) > 1:
+        _fail("每个学习率的结果都一样：short_run 是否真的用了传给它的学习率？")
+    if best_lr not in learning_rates:
+        _fail(f"best_lr = {best_lr!r} 不在 learning_rates 里：要从试过的学习率中选一个")
+    if best_lr not in finite:
+        _fail("你选的学习率发散了 (损失是 nan 或 inf，比任何数都差)：先去掉发散的学习率，再在剩下的里面选")
+    lowest = min(finite, key=finite.get)
+    if finite[best_lr] > finite[lowest]:
+        if best_lr == max(finite, key=finite.get):
+            _fail("你选的是最后损失最大的学习率：要选损失最小的 (min，不是 max)")
+        _fail("还有学习率的最后损失更小：在没有发散的学习率里选损失最小的那个")
+    print("✅ 正确！你从这次扫描中选出了没有发散、最后损失最小的学习率。")

@@ -40,9 +40,18 @@ def test_batch_generator_check_explains_what_is_wrong(mnist, broken, hint):
 
 def test_flatten_size_check(capsys):
     checks.check_flatten_size(980)
-    assert "980" in capsys.readouterr().out
-    with pytest.raises(AssertionError, match="28 → 14 → 7"):
-        checks.check_flatten_size(20 * 14 * 14)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [(None, "还没有填写"), (20 * 14 * 14, "只算了一次池化"), (20 * 28 * 28, "一次都没有减半"), (49, "通道数"),
+     (1000, "逐层算出"), ("980", "整数")],
+)
+def test_flatten_size_check_hints_without_giving_the_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint) as failure:
+        checks.check_flatten_size(wrong)
+    assert "980" not in str(failure.value).replace(repr(wrong), "")
 
 
 class SoftmaxAtTheEnd(CourseCNN):
@@ -75,3 +84,215 @@ def test_accuracy_check(trained, mnist, capsys):
         checks.check_accuracy(right * 500, model, split)
     with pytest.raises(AssertionError, match="实际正确率不同"):
         checks.check_accuracy(right - 0.01, model, split)
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def test_batch_generator_check_reports_an_untouched_stub(mnist):
+    with pytest.raises(AssertionError, match="还没有写"):
+        checks.check_batch_generator(stub, mnist.train)
+
+
+class ForwardStub(CourseCNN):
+    def forward(self, x):
+        raise NotImplementedError()
+
+
+def test_forward_check_reports_an_untouched_stub():
+    with pytest.raises(AssertionError, match="还没有写"):
+        checks.check_forward(ForwardStub())
+
+
+def test_normalize_pixels_check_accepts_a_right_answer(mnist, capsys):
+    def right(images):
+        return ((images[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
+
+    checks.check_normalize_pixels(right, mnist.train)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (stub, "还没有写"),
+        (lambda im: ((im / 255.0 - 0.1307) / 0.3081).astype(np.float32), r"\[N, 28, 28\]"),
+        (lambda im: (im[:, None] / 255.0 - 0.1307) / 0.3081, "float32"),
+        (lambda im: ((im[:, None] - 0.1307) / 0.3081).astype(np.float32), "255"),
+        (lambda im: (im[:, None] / 255.0).astype(np.float32), "0 到 1"),
+        (lambda im: ((0.1307 - im[:, None] / 255.0) / 0.3081).astype(np.float32), "符号反了"),
+        (lambda im: ((im[:, None] / 255.0 - 0.3081) / 0.1307).astype(np.float32), "用反了"),
+    ],
+)
+def test_normalize_pixels_check_explains_what_is_wrong(mnist, wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_normalize_pixels(wrong, mnist.train)
+
+
+def dataset_class(getitem):
+    class DigitDataset(paddle.io.Dataset):
+        def __init__(self, split):
+            super().__init__()
+            self.split = split
+
+        def __len__(self):
+            return len(self.split)
+
+    DigitDataset.__getitem__ = getitem
+    return DigitDataset
+
+
+def test_dataset_getitem_check_accepts_a_right_answer(mnist, capsys):
+    right = dataset_class(lambda self, i: (normalize(self.split.images[i])[0], self.split.labels[i]))
+    checks.check_dataset_getitem(right, mnist.train)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "getitem, hint",
+    [
+        (stub, "还没有写"),
+        (lambda self, i: (self.split.images[i], self.split.labels[i]), r"\[1, 28, 28\]"),
+        (lambda self, i: (normalize(self.split.images[i]), self.split.labels[i]), r"再加 \[0\]"),
+        (lambda self, i: (self.split.images[i][None].astype("float32"), self.split.labels[i]), "normalize"),
+        (lambda self, i: (normalize(self.split.images[i])[0], self.split.labels[i + 1]), "同一个 index"),
+        (lambda self, i: (normalize(self.split.images[i])[0], self.split.labels[i : i + 1]), "int64 整数"),
+        (lambda self, i: normalize(self.split.images[i])[0], r"一对 \(图像, 标签\)"),
+    ],
+)
+def test_dataset_getitem_check_explains_what_is_wrong(mnist, getitem, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_dataset_getitem(dataset_class(getitem), mnist.train)
+
+
+def trainable_values(model):
+    return sum(int(np.prod(p.shape)) for p in model.parameters() if not p.stop_gradient)
+
+
+def test_count_parameters_check_accepts_a_right_answer(capsys):
+    checks.check_count_parameters(trainable_values)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (stub, "还没有写"),
+        (lambda model: sum(int(np.prod(p.shape)) for p in model.parameters()), "stop_gradient"),
+        (lambda model: len(model.parameters()), "参数张量的个数"),
+        (lambda model: sum(int(np.prod(p.shape)) for p in model.parameters() if len(p.shape) > 1), "偏置"),
+        (lambda model: None, "没有返回值"),
+    ],
+)
+def test_count_parameters_check_explains_what_is_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_count_parameters(wrong)
+
+
+def right_step(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+def clear_first_step(model, optimizer, images, labels):
+    optimizer.clear_grad()
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def never_cleared(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+def no_step(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+def no_backward(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+def wrong_sign(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(model(images), labels)
+    (-loss).backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+def softmax_twice(model, optimizer, images, labels):
+    loss = paddle.nn.functional.cross_entropy(paddle.nn.functional.softmax(model(images)), labels)
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(loss)
+
+
+def loss_after_the_update(model, optimizer, images, labels):
+    right_step(model, optimizer, images, labels)
+    return float(paddle.nn.functional.cross_entropy(model(images), labels))
+
+
+@pytest.mark.parametrize("step", [right_step, clear_first_step])
+def test_train_step_check_accepts_a_right_answer(step, capsys):
+    checks.check_train_step(step)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (stub, "还没有写"),
+        (never_cleared, "梯度没有清空"),
+        (no_step, "没有调用 optimizer.step"),
+        (no_backward, "从来没有算过梯度"),
+        (wrong_sign, "符号反了"),
+        (softmax_twice, "两次 softmax"),
+        (loss_after_the_update, "更新参数之前"),
+        (lambda *args: right_step(*args) and None, "没有返回损失"),
+    ],
+)
+def test_train_step_check_explains_what_is_wrong(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_train_step(wrong)
+
+
+RATES = [0.001, 0.01, 0.1, 1.0, 10.0]
+SWEEP = {0.001: 2.1, 0.01: 1.2, 0.1: 0.4, 1.0: 0.9, 10.0: float("nan")}
+
+
+def test_learning_rate_check_accepts_a_right_answer(capsys):
+    checks.check_learning_rate(SWEEP, 0.1, RATES)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "sweep, best, hint",
+    [
+        ({}, None, "还没有完成"),
+        ({0.001: 2.1, 0.01: 1.2}, 0.01, "缺少"),
+        (SWEEP, 10.0, "发散"),
+        (SWEEP, 0.001, "最大"),
+        (SWEEP, 1.0, "更小"),
+        (SWEEP, 0.5, "不在 learning_rates 里"),
+        (dict.fromkeys(RATES, 0.7), 0.1, "都一样"),
+    ],
+)
+def test_learning_rate_check_explains_what_is_wrong(sweep, best, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_learning_rate(sweep, best, RATES)
