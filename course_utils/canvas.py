@@ -113,7 +113,6 @@ function render({ model, el }) {
   function end() {
     if (!drawing) return;
     drawing = false;
-    summary.textContent = "…";
     model.set("drawing", board.toDataURL("image/png"));
     model.save_changes();
   }
