@@ -7,6 +7,7 @@ run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import sys
@@ -27,10 +28,14 @@ NOTEBOOK_BUDGET_SECONDS = 300
 
 
 def json_dataset(folder: Path, quick: bool) -> Path:
-    """The AI Studio ``mnist.json.gz`` the original recipe parses, written once from course_utils' MNIST."""
+    """The AI Studio ``mnist.json.gz`` the original recipe parses, written once from course_utils' MNIST.
+
+    The name carries the writer's pixel encoding, so a file left by a writer with another default is not reused.
+    """
     from course_utils.mnist import MnistData, Split, load_mnist, write_aistudio_json
 
-    path = folder / ("mnist-quick.json.gz" if quick else "mnist.json.gz")
+    encoding = inspect.signature(write_aistudio_json).parameters["encoding"].default
+    path = folder / f"mnist-{'quick-' if quick else ''}{encoding.replace('/', '')}.json.gz"
     if not path.is_file():
         mnist = load_mnist(progress=False)
         if quick:

@@ -4,7 +4,8 @@ What the original did, and this module does the same on purpose:
 
 - ``load_data`` parses the whole ``mnist.json.gz`` with ``json`` (Python lists of floats: about 3 GB of memory for
   MNIST) and builds every batch sample by sample in Python (``np.reshape`` + ``astype`` per image, ``np.array`` of a
-  list per batch). Pixels stay as the file has them, in [-1, 1]; nothing else is normalized.
+  list per batch). Pixels stay as the file has them (float32 p/256 in [0, 1) as `write_aistudio_json` writes it by
+  default, the best reconstruction of the original file); nothing else is normalized.
 - ``OriginalCNN`` is ``course_utils.models.CourseCNN`` (the original's layers) with the original's last step, a
   softmax (``Linear(980, 10, act='softmax')``), put back: it returns probabilities.
 - The loss is the original's ``fluid.layers.cross_entropy(predict, label)``, which in Paddle 1.x took

@@ -8,12 +8,19 @@ The notebooks import from here; each module holds one concern:
 - ``models``: softmax regression, MLP, the original course CNN, LeNet-5, a small batch-norm CNN
 - ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict, deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
+- ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
 """
 from __future__ import annotations
 
 import warnings
 
+from .paddle_check import guard_paddle_import
+
 __version__ = "1.0.0"
+
+# A missing or too old Paddle becomes one line saying what to install, where `paddle` is first imported (checked from
+# its metadata: importing course_utils never imports Paddle).
+guard_paddle_import()
 
 # Two messages Paddle prints that say nothing to a student (and would make notebook outputs vary): the C++ extension
 # builder's "No ccache found" at import, and a note on every batch-norm forward in training mode.

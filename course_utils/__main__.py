@@ -3,6 +3,15 @@
 The absolute import lets Paddle's launcher run this file as a script too:
 ``python -m paddle.distributed.launch --nproc_per_node 2 course_utils/__main__.py train``.
 """
-from course_utils.cli import main
+import sys
 
-raise SystemExit(main())
+from course_utils.errors import CourseError
+
+try:
+    from course_utils.cli import main
+
+    code = main()
+except CourseError as error:  # raised while the command line itself was imported, e.g. Paddle missing (paddle_check)
+    print(f"error: {error}", file=sys.stderr)
+    code = 2
+raise SystemExit(code)

@@ -31,7 +31,7 @@ def test_original_reader_builds_batches_sample_by_sample_like_the_original(small
     images, labels = batches[0]
     assert images.shape == (100, 1, 28, 28) and images.dtype == np.float32
     assert labels.shape == (100, 1) and labels.dtype == np.int64
-    assert images.min() == -1.0 and images.max() == 1.0  # the file's [-1, 1] pixels, not normalized further
+    assert images.min() == 0.0 and images.max() == 255 / 256  # the file's p/256 pixels in [0, 1), used as they are
     seen = np.concatenate([labels[:, 0] for _, labels in batches])
     assert sorted(seen) == sorted(mnist.train.labels[:250]) and not np.array_equal(seen, mnist.train.labels[:250])
     in_order = np.concatenate([labels[:, 0] for _, labels in original_recipe.load_data(parsed, "eval")()])

@@ -259,59 +259,214 @@ def test_corrupt_cache_is_silently_rebuilt(tmp_path: Path, real: MnistData, dama
 # --- AI Studio's mnist.json.gz -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pixel_range", [(-1, 1), (0, 1)])
-def test_json_layout_round_trip(tmp_path: Path, small: MnistData, pixel_range: tuple[int, int]) -> None:
+ENCODINGS = list(mnist.ENCODINGS)
+
+
+def cut(data: MnistData, n: int) -> MnistData:
+    """The first ``n`` images of each split."""
+    return MnistData(*(Split(s.images[:n], s.labels[:n]) for s in (data.train, data.val, data.test)))
+
+
+def write_json(path: Path, data: MnistData, spelling: list[str]) -> None:
+    """``data`` as mnist.json.gz written by another tool: ``spelling[p]`` is the text of pixel ``p``."""
+    text = np.array(spelling, dtype=object)
+    with gzip.open(path, "wt") as out:
+        splits = [
+            "[[" + ",".join("[" + ",".join(text[image.ravel()]) + "]" for image in s.images) + "], "
+            + json.dumps(s.labels.tolist()) + "]"
+            for s in (data.train, data.val, data.test)
+        ]
+        out.write("[" + ", ".join(splits) + "]")
+
+
+def spellings(encoding: str, how: str) -> list[str]:
+    """How another tool may have spelled each grey level's value in ``encoding``."""
+    divisor, offset, _ = mnist.ENCODINGS[encoding]
+    p = np.arange(256)
+    if how == "float64":
+        return [repr(float(v)) for v in p / divisor + offset]
+    if how == "float32 computed in float32":  # e.g. np.float32 arrays: x / 255 * 2 - 1, then json.dump(x.tolist())
+        x = p.astype(np.float32) / np.float32(divisor * 2 if offset else divisor)
+        return [repr(float(v)) for v in (x * np.float32(2) - np.float32(1) if offset else x)]
+    assert how == "float32 shortest"  # str() of a numpy float32: "0.003921569"
+    return [str(v) for v in (p / divisor + offset).astype(np.float32)]
+
+
+def one_line_about(error: pytest.ExceptionInfo, path: Path) -> str:
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+def test_full_size_json_reads_back_the_official_splits_and_says_so(
+    tmp_path: Path, real: MnistData, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "mnist.json.gz"
-    write_aistudio_json(small, path, pixel_range=pixel_range)
+    write_aistudio_json(real, path)  # the default: float32 p/256, as the Theano-layout original most likely is
+    capsys.readouterr()
+    assert_same(read_aistudio_json(path), real)
+    note = capsys.readouterr().err
+    assert note == (
+        f"{path}: pixels p/256 in [0, 1) (exact values); 50,000/10,000/10,000 images, "
+        "identical to the official IDX splits\n"
+    )
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("float32", [True, False], ids=["float32", "float64"])
+def test_json_round_trip_in_every_encoding(tmp_path: Path, small: MnistData, encoding: str, float32: bool) -> None:
+    path = tmp_path / "mnist.json.gz"
+    write_aistudio_json(small, path, encoding=encoding, float32=float32)
     with gzip.open(path, "rt") as file:
         parts = json.load(file)
     assert [len(images) for images, _ in parts] == [30, 20, 10]
     assert all(len(image) == 784 for images, _ in parts for image in images)
     values = np.array([image for images, _ in parts for image in images])
-    assert (values.min(), values.max()) == pixel_range
+    divisor, offset, _ = mnist.ENCODINGS[encoding]
+    assert values.min() == offset and values.max() == pytest.approx(255 / divisor + offset, abs=1e-7)
+    assert len(np.unique(values)) == 256
     assert parts[2][1] == small.test.labels.tolist()
-    assert_same(read_aistudio_json(path), small)
+    assert_same(read_aistudio_json(path, verbose=False), small)
 
 
-@pytest.mark.parametrize("scale", ["minus_one_to_one", "zero_to_one"])
-def test_json_written_elsewhere_with_float32_pixels_reads_exactly(tmp_path: Path, small: MnistData, scale: str) -> None:
-    def pixels(split: Split) -> list:
-        x = split.images.reshape(-1, 784).astype(np.float32) / np.float32(255)
-        return (x * 2 - 1 if scale == "minus_one_to_one" else x).tolist()
-
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("how", ["float64", "float32 computed in float32", "float32 shortest"])
+def test_json_from_the_idx_data_written_elsewhere_reads_exactly(
+    tmp_path: Path, real: MnistData, capsys: pytest.CaptureFixture[str], encoding: str, how: str
+) -> None:
+    data = cut(real, 200)
+    assert len(np.unique(data.train.images)) == 256  # every grey level occurs, so every grid point is checked
     path = tmp_path / "mnist.json.gz"
-    with gzip.open(path, "wt") as file:
-        json.dump([[pixels(s), s.labels.tolist()] for s in (small.train, small.val, small.test)], file)
-    assert_same(read_aistudio_json(path), small)
+    write_json(path, data, spellings(encoding, how))
+    capsys.readouterr()
+    assert_same(read_aistudio_json(path), data)
+    precision = "exact values" if how == "float64" or encoding in ("p/256", "p/128-1") else "float32 values"
+    assert capsys.readouterr().err == (
+        f"{path}: pixels {encoding} in {mnist.ENCODINGS[encoding][2]} ({precision}); 200/200/200 images, "
+        f"NOT the official IDX splits (their SHA-256 differ); to see how they differ, put the four official files "
+        f"in {tmp_path / 'work'} (`python -m course_utils download`)\n"
+    )
 
 
-def test_load_mnist_reads_json_in_work_and_caches_it(tmp_path: Path, small: MnistData) -> None:
+def test_json_from_another_source_says_how_it_differs_from_the_idx_files(
+    tmp_path: Path, real: MnistData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_copy(tmp_path / "work")  # the official files are at hand
+    path = tmp_path / "elsewhere" / "mnist.json.gz"
+    write_aistudio_json(cut(real, 100), path, encoding="p/255")
+    assert_same(load_mnist(path.parent, progress=True), cut(real, 100))
+    assert capsys.readouterr().err.endswith(
+        "100/100/100 images, NOT the official IDX splits: train has 100 images, the official 50,000; "
+        "val has 100 images, the official 10,000; test has 100 images, the official 10,000\n"
+    )
+
+
+def test_differences_of_same_sized_splits_are_counted(real: MnistData) -> None:
+    train = real.train.images.copy()
+    train[7, 3, 3] ^= 1
+    labels = real.val.labels.copy()
+    labels[:5] = (labels[:5] + 1) % 10
+    other = MnistData(
+        Split(train, real.train.labels), Split(real.val.images, labels), Split(255 - real.test.images, real.test.labels)
+    )
+    assert mnist._differences(other, real) == [
+        "train: 1 of 50,000 images and 0 labels differ",
+        "val: 0 of 10,000 images and 5 labels differ",
+        "test has black and white swapped",
+    ]
+    assert mnist._differences(real, real) == []
+
+
+def test_load_mnist_reads_json_in_work_caches_it_and_repeats_its_note(
+    tmp_path: Path, small: MnistData, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_aistudio_json(small, tmp_path / "work" / "mnist.json.gz")
     assert_same(load_mnist(download=False), small)
     assert (tmp_path / "work" / "cache" / "mnist.npz").is_file()
+    first = capsys.readouterr().err
+    assert "pixels p/256 in [0, 1)" in first and "NOT the official IDX splits" in first
     assert_same(load_mnist(download=False), small)
+    assert capsys.readouterr().err == first
+    load_mnist(download=False, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def images_of(values: np.ndarray) -> list:
+    """Three splits holding these pixel values (``[N, 784]``), with labels 0."""
+    return [[values.tolist(), [0] * len(values)] for _ in range(3)]
 
 
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        ([[[], []], [[], []]], "does not have the AI Studio MNIST layout"),
-        ([[[[0.5] * 783], [1]], [[], []], [[], []]], r"the train split has images \[1, 783\]"),
-        ([[[[1 / 256] * 784], [1]], [[[0.0] * 784], [2]], [[[0.0] * 784], [3]]], "whole multiples of 1/255"),
+        ([[[], []], [[], []]], "does not have the AI Studio MNIST layout .*expected ',' before the test split"),
+        ([[[[0.5] * 783], [1]], [[], []], [[], []]], "train image 0 has 783 numbers, not 784"),
+        ([[[[0.5] * 784], [1, 2]], [[], []], [[], []]], "the train split has 1 images but 2 labels"),
+        ([[[[[0.5]] * 784], [1]], [[], []], [[], []]], r"which is not a number"),
         ([[[[0.0] * 784], [10]], [[[0.0] * 784], [2]], [[[0.0] * 784], [3]]], "labels are not digits 0-9"),
+        ([[[[0.0] * 784], [1.5]], [[[0.0] * 784], [2]], [[[0.0] * 784], [3]]], "labels are not digits 0-9"),
     ],
-    ids=["two-splits", "short-image", "scaled-by-256", "label-10"],
+    ids=["two-splits", "short-image", "more-labels", "nested-image", "label-10", "label-1.5"],
 )
-def test_bad_json_is_refused(tmp_path: Path, content: list, reason: str) -> None:
+def test_json_in_another_layout_is_refused_with_one_line(tmp_path: Path, content: list, reason: str) -> None:
     path = tmp_path / "mnist.json.gz"
     path.write_bytes(gzip.compress(json.dumps(content).encode()))
-    with pytest.raises(CourseError, match=reason):
+    with pytest.raises(CourseError, match=reason) as error:
         read_aistudio_json(path)
+    assert FIX_HINT in one_line_about(error, path)
 
 
-def test_write_aistudio_json_refuses_other_ranges(tmp_path: Path, small: MnistData) -> None:
-    with pytest.raises(ValueError, match="pixel_range"):
-        write_aistudio_json(small, tmp_path / "mnist.json.gz", pixel_range=(0, 255))
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (np.full((2, 784), np.nan), "some pixel values are NaN or infinite"),
+        (np.full((2, 784), np.inf), "some pixel values are NaN or infinite"),
+        (np.linspace(0, 1.5, 2 * 784).reshape(2, 784), r"from 0 to 1.5\) fit no known encoding"),
+        (np.linspace(-2, 0, 2 * 784).reshape(2, 784), r"from -2 to 0\) fit no known encoding"),
+        ((np.arange(2 * 784) % 256 / 300).reshape(2, 784), r"fit no known encoding of grey levels 0-255 \(p/256 in"),
+        ((np.arange(2 * 784) % 256 / 127.5 - 1.1).reshape(2, 784), r"fit no known encoding"),
+        (np.random.default_rng(0).random((84, 784)), "more than 65,536 different values"),
+    ],
+    ids=["nan", "infinity", "above-1", "below-minus-1", "p-over-300", "shifted", "noise"],
+)
+def test_json_in_no_known_encoding_is_refused_with_one_line(tmp_path: Path, values: np.ndarray, reason: str) -> None:
+    path = tmp_path / "mnist.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(images_of(values)).encode()))
+    with pytest.raises(CourseError, match=reason) as error:
+        read_aistudio_json(path)
+    assert FIX_HINT in one_line_about(error, path)
+
+
+def test_each_encoding_is_found_even_from_a_few_values(tmp_path: Path) -> None:
+    """1.0 is 255 in p/255 but 256 (too much) in p/256; 0.5 is 128/256 (p/128-1 would read 128 and 192 too: the
+    first encoding in ``ENCODINGS`` wins a tie); with -1, 0.5 is p/128-1's 192 and p/127.5-1's 191.25 (no grey level).
+    """
+    path = tmp_path / "mnist.json.gz"
+    cases = [([0.0, 1.0], [0, 255]), ([0.0, 0.5], [0, 128]), ([-1.0, 0.5], [0, 192]), ([-1.0, 1.0], [0, 255])]
+    for values, pixels in cases:
+        path.write_bytes(gzip.compress(json.dumps(images_of(np.array([values * 392]))).encode()))
+        assert read_aistudio_json(path, verbose=False).train.images.ravel()[:2].tolist() == pixels
+
+
+@pytest.mark.parametrize("where", ["gzip", "json"])
+def test_truncated_json_is_refused_with_one_line_naming_it(tmp_path: Path, small: MnistData, where: str) -> None:
+    path = tmp_path / "mnist.json.gz"
+    write_aistudio_json(small, path)
+    if where == "gzip":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        reason = "is corrupt or truncated"
+    else:
+        text = gzip.decompress(path.read_bytes())
+        path.write_bytes(gzip.compress(text[: len(text) // 2]))
+        reason = "does not have the AI Studio MNIST layout .*the file ends in the middle of a list"
+    with pytest.raises(CourseError, match=reason) as error:
+        read_aistudio_json(path)
+    assert FIX_HINT in one_line_about(error, path)
+
+
+def test_write_aistudio_json_refuses_other_encodings(tmp_path: Path, small: MnistData) -> None:
+    with pytest.raises(ValueError, match="encoding must be one of"):
+        write_aistudio_json(small, tmp_path / "mnist.json.gz", encoding="p/100")
     assert not (tmp_path / "mnist.json.gz").exists()
 
 
