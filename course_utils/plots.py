@@ -9,8 +9,11 @@ tests are freed like any other object. In a notebook:
 - ``fig = plot_history(history)`` or a trailing ``;`` shows nothing; ``display(fig)`` shows it anywhere in a cell;
 - ``plt.show()`` does not show these figures (pyplot does not know them); ``fig.savefig(path)`` saves one.
 
-Plot text is English on purpose: many machines have no font with Chinese glyphs, and matplotlib would print
-"Glyph ... missing" warnings to stderr instead of the labels.
+Chinese text: matplotlib's default font (DejaVu Sans) has no Chinese glyphs; it would draw boxes and print "Glyph ...
+missing" warnings. Importing this module therefore adds the first installed font of :data:`CJK_FONTS` (e.g. Noto Sans
+CJK, Debian's ``fonts-noto-cjk``) to ``font.family`` as a fallback: Latin text keeps the default font, Chinese
+characters come from the fallback, in these figures and in a notebook's own ones. The course's figures still label in
+English, so they read the same on a machine without any CJK font.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
@@ -28,6 +32,27 @@ NUM_CLASSES = 10
 RIGHT_COLOR = "black"
 WRONG_COLOR = "tab:red"
 HIGHLIGHT_COLOR = "tab:blue"
+
+CJK_FONTS = (
+    "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+    "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
+)
+"""Fonts with Chinese glyphs, in order of preference (Linux, Windows, macOS): the first installed one is the fallback."""
+
+
+def _add_cjk_fallback() -> str | None:
+    """Append the first installed font of ``CJK_FONTS`` to ``font.family`` (matplotlib falls back along that list
+    glyph by glyph) and return its name, or None when there is none."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    name = next((font for font in CJK_FONTS if font in installed), None)
+    if name is not None:
+        families = [family for family in plt.rcParams["font.family"] if family != name]
+        plt.rcParams["font.family"] = [*families, name]
+    return name
+
+
+CJK_FONT = _add_cjk_fallback()
+"""The fallback font used for Chinese characters, or None where no font of ``CJK_FONTS`` is installed."""
 
 
 def show_samples(

@@ -1,0 +1,260 @@
+"""A drawing canvas for the notebooks: the student writes a digit with the mouse or a finger and sees what the model
+reads, stroke by stroke.
+
+:class:`DrawingCanvas` is an `anywidget <https://anywidget.dev>`_ widget (on top of ipywidgets). Its front end is the
+small inline JavaScript module below, so it needs no network and no build step: JupyterLab 4 and Jupyter Notebook 7
+load it through anywidget's extension, which ships in anywidget's wheel. When a stroke ends (pointer events: mouse,
+pen or touch), the front end sends the drawing to Python as a PNG data URL. Python treats it exactly like a photo of
+a digit on paper: ``imaging.to_mnist`` (the same preprocessing as for photos), ``preprocess.normalize`` (through
+``evaluation.predict_logits``) and the model. It sends back the 28x28 image the model saw and the ten probabilities,
+which the front end draws beside the canvas with the top two digits, or 不确定 / uncertain when the model is not sure.
+
+A front end that cannot show widgets (a notebook executed by nbclient or nbconvert, an old or minimal front end)
+shows the widget's plain-text form instead: one line saying so.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+from paddle import nn
+from PIL import Image, UnidentifiedImageError
+
+from .errors import CourseError
+from .evaluation import predict_logits, softmax
+from .imaging import to_mnist
+from .prediction import Prediction
+
+CONFIDENT = 0.8
+"""Below this probability for the top digit, the canvas says 不确定 / uncertain and shows the top two side by side."""
+
+NO_WIDGETS = ("绘图板 DrawingCanvas：这里的前端不能显示交互式 widget / this front end cannot show widgets; "
+              "open the notebook in JupyterLab 4 or Jupyter Notebook 7 to draw a digit")
+"""What a front end without widget support shows in place of the canvas."""
+
+_PNG_DATA_URL = "data:image/png;base64,"
+_MAX_DATA_URL = 20_000_000
+"""A drawing is a few kilobytes; a data URL longer than this (20 MB) is refused unread."""
+
+_ESM = r"""
+const CANVAS_PX = 280, BRUSH_PX = 20, INPUT_PX = 112;
+
+function element(tag, className, parent, text) {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function render({ model, el }) {
+  const root = element("div", "course-canvas", el);
+  const board = element("canvas", "course-canvas-draw", root);
+  board.width = board.height = CANVAS_PX;
+  board.title = "在这里写一个数字 / draw a digit here";
+  const side = element("div", "course-canvas-side", root);
+  element("div", "course-canvas-label", side, "模型看到的 28x28 / model input");
+  const input = element("canvas", "course-canvas-input", side);
+  input.width = input.height = 28;
+  input.style.width = input.style.height = INPUT_PX + "px";
+  const bars = element("div", "course-canvas-bars", side);
+  const rows = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const row = element("div", "course-canvas-bar", bars);
+    element("span", "course-canvas-digit", row, String(digit));
+    const track = element("span", "course-canvas-track", row);
+    const fill = element("span", "course-canvas-fill", track);
+    const value = element("span", "course-canvas-value", row, "");
+    rows.push({ row, fill, value });
+  }
+  const footer = element("div", "course-canvas-footer", el);
+  const clear = element("button", "course-canvas-clear", footer, "清除 / Clear");
+  const summary = element("span", "course-canvas-summary", footer, "");
+
+  const pen = board.getContext("2d");
+  function blank() {
+    pen.fillStyle = "white";
+    pen.fillRect(0, 0, CANVAS_PX, CANVAS_PX);
+  }
+  blank();
+
+  let drawing = false, last = null;
+  function point(event) {
+    const box = board.getBoundingClientRect();
+    return [(event.clientX - box.left) * CANVAS_PX / box.width, (event.clientY - box.top) * CANVAS_PX / box.height];
+  }
+  function stroke(from, to) {
+    pen.strokeStyle = "black";
+    pen.lineWidth = BRUSH_PX;
+    pen.lineCap = pen.lineJoin = "round";
+    pen.beginPath();
+    pen.moveTo(from[0], from[1]);
+    pen.lineTo(to[0], to[1]);
+    pen.stroke();
+  }
+  board.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    board.setPointerCapture(event.pointerId);
+    drawing = true;
+    last = point(event);
+    stroke(last, last);  // a tap leaves a dot
+  });
+  board.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    const next = point(event);
+    stroke(last, next);
+    last = next;
+  });
+  function end() {
+    if (!drawing) return;
+    drawing = false;
+    model.set("drawing", board.toDataURL("image/png"));
+    model.save_changes();
+  }
+  board.addEventListener("pointerup", end);
+  board.addEventListener("pointercancel", end);
+  clear.addEventListener("click", () => {
+    blank();
+    model.set("drawing", "");
+    model.save_changes();
+  });
+
+  function show() {
+    const pixels = model.get("pixels"), probabilities = model.get("probabilities");
+    const picture = input.getContext("2d").createImageData(28, 28);
+    for (let i = 0; i < 28 * 28; i++) {
+      const v = pixels.length === 28 * 28 ? pixels[i] : 0;
+      picture.data.set([v, v, v, 255], 4 * i);
+    }
+    input.getContext("2d").putImageData(picture, 0, 0);
+    const top = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
+    rows.forEach(({ row, fill, value }, digit) => {
+      const p = probabilities.length ? probabilities[digit] : 0;
+      fill.style.width = (100 * p).toFixed(1) + "%";
+      value.textContent = probabilities.length ? (100 * p).toFixed(0) + "%" : "";
+      row.classList.toggle("course-canvas-top", digit === top);
+    });
+    const error = model.get("error");
+    summary.textContent = error || model.get("summary");
+    summary.classList.toggle("course-canvas-error", Boolean(error));
+    summary.dataset.digit = top >= 0 ? String(top) : "";
+  }
+  ["pixels", "probabilities", "summary", "error"].forEach((name) => model.on("change:" + name, show));
+  show();
+}
+
+export default { render };
+"""
+
+_CSS = """
+.course-canvas { display: flex; gap: 16px; align-items: flex-start; }
+.course-canvas-draw { width: 280px; height: 280px; border: 2px solid #888; border-radius: 4px; cursor: crosshair;
+  touch-action: none; background: white; }
+.course-canvas-side { display: flex; flex-direction: column; gap: 6px; font-size: 12px; }
+.course-canvas-input { image-rendering: pixelated; border: 1px solid #888; background: black; }
+.course-canvas-bar { display: flex; align-items: center; gap: 6px; height: 15px; }
+.course-canvas-digit { width: 1em; text-align: right; font-family: monospace; }
+.course-canvas-track { width: 120px; height: 10px; background: #eee; border-radius: 2px; overflow: hidden; }
+.course-canvas-fill { display: block; height: 100%; width: 0; background: #bbb; }
+.course-canvas-top .course-canvas-fill { background: #1f77b4; }
+.course-canvas-top .course-canvas-digit, .course-canvas-top .course-canvas-value { font-weight: bold; }
+.course-canvas-value { width: 3em; font-family: monospace; }
+.course-canvas-footer { display: flex; gap: 12px; align-items: center; margin-top: 8px; font-size: 14px; }
+.course-canvas-error { color: #c00; }
+"""
+
+
+def read_drawing(data_url: str) -> Image.Image:
+    """Decode the PNG data URL the canvas sends (``data:image/png;base64,...``) into a Pillow image.
+
+    Raises :class:`CourseError` for anything that is not a PNG data URL of a readable image.
+    """
+    if not isinstance(data_url, str) or not data_url.startswith(_PNG_DATA_URL):
+        raise CourseError("the drawing is not a PNG data URL (data:image/png;base64,...): draw on the canvas again")
+    if len(data_url) > _MAX_DATA_URL:
+        raise CourseError("the drawing is too large (over 20 MB): clear the canvas and draw again")
+    try:
+        data = base64.b64decode(data_url[len(_PNG_DATA_URL):], validate=True)
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return image.copy()
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise CourseError("the drawing could not be decoded as a PNG image: clear the canvas and draw again") from None
+
+
+def predict_drawing(model: nn.Layer, drawing: str | Image.Image | np.ndarray) -> Prediction:
+    """Read the digit in a drawing (a PNG data URL from the canvas, a Pillow image or an array) like a photo.
+
+    The drawing goes through ``imaging.to_mnist``, the same preprocessing as photos, then the training
+    normalization and the model. Raises :class:`CourseError` when there is nothing to read (an empty canvas).
+    """
+    image = read_drawing(drawing) if isinstance(drawing, str) else drawing
+    try:
+        image28 = to_mnist(image)
+    except CourseError:
+        raise CourseError("no digit found in the drawing: write one digit, large, in the middle of the canvas") from None
+    probabilities = softmax(predict_logits(model, image28[None]))[0]
+    return Prediction("drawing", int(probabilities.argmax()), probabilities, image28)
+
+
+def describe(probabilities: np.ndarray) -> str:
+    """One line for the top two digits, e.g. ``预测 / prediction: 7 (96%) · 其次 / next: 1 (2%)``, or
+    ``不确定 / uncertain: 7 (48%) 或 / or 1 (40%)`` when the top probability is below :data:`CONFIDENT`."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (10,):
+        raise ValueError(f"expected the ten probabilities of one image, shape [10], got {list(probabilities.shape)}")
+    first, second = (int(digit) for digit in np.argsort(-probabilities, kind="stable")[:2])
+    p1, p2 = probabilities[first], probabilities[second]
+    if p1 < CONFIDENT:
+        return f"不确定 / uncertain: {first} ({p1:.0%}) 或 / or {second} ({p2:.0%})"
+    return f"预测 / prediction: {first} ({p1:.0%}) · 其次 / next: {second} ({p2:.0%})"
+
+
+class DrawingCanvas(anywidget.AnyWidget):
+    """Draw a digit with the mouse or a finger; after every stroke the model's reading of it appears beside it.
+
+    ``DrawingCanvas(model)`` as the last line of a cell shows a 280x280 canvas, a "清除 / Clear" button, the 28x28
+    image the model sees and the ten probabilities. The synchronised traits are the interface between the two sides:
+    ``drawing`` (the PNG data URL the front end sends after a stroke, "" after Clear) and, sent back, ``pixels``
+    (the 28x28 image, row by row), ``probabilities``, ``summary`` (:func:`describe`) and ``error`` (one line, e.g.
+    for an empty drawing). ``prediction`` holds the last :class:`~course_utils.prediction.Prediction`, or None.
+    """
+
+    _esm = _ESM
+    _css = _CSS
+    drawing = traitlets.Unicode("").tag(sync=True)
+    pixels = traitlets.List(traitlets.Int()).tag(sync=True)
+    probabilities = traitlets.List(traitlets.Float()).tag(sync=True)
+    summary = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, model: nn.Layer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.prediction: Prediction | None = None
+
+    @traitlets.observe("drawing")
+    def _read(self, change: dict[str, Any]) -> None:
+        self.prediction = None
+        pixels: list[int] = []
+        probabilities: list[float] = []
+        summary = error = ""
+        if change["new"]:
+            try:
+                self.prediction = predict_drawing(self.model, change["new"])
+            except CourseError as exc:
+                error = str(exc)
+            else:
+                pixels = self.prediction.image.ravel().tolist()
+                probabilities = [float(p) for p in self.prediction.probabilities]
+                summary = describe(self.prediction.probabilities)
+        with self.hold_sync():
+            self.pixels, self.probabilities, self.summary, self.error = pixels, probabilities, summary, error
+
+    def __repr__(self) -> str:
+        return NO_WIDGETS
