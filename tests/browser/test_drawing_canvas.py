@@ -11,6 +11,7 @@ import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright: pip install playwright")
 expect = sync_api.expect
+
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 ONE = [(0.5, 0.15), (0.5, 0.85)]
 """Strokes as fractions of the canvas: a 7 (top bar, then the diagonal) and a 1 (a vertical line)."""
