@@ -273,8 +273,10 @@ def _read_submission(path: Path) -> tuple[NotebookNode | None, str | None]:
 
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         return None, f"无法读取 cannot read the file: {_one_line(str(error))}"
+    except UnicodeDecodeError:
+        return None, "不是有效的笔记本 not a valid notebook: not UTF-8 text"
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises JSON, schema and conversion errors of several types

@@ -247,57 +247,59 @@ def test_course_chapters_are_recognised_by_content_not_file_name():
 
 
 def test_solved_course_notebooks_score_full_marks(course_work, tmp_path):
-    """Every chapter, its student version filled in with the solutions, graded in one run."""
+    """Every chapter with exercises, its student version filled in with the solutions, graded in one run."""
     paths = []
-    for solution_path in sorted((PROJECT_ROOT / SOLUTION_DIR).glob("*.ipynb")):
-        solution = nbformat.read(solution_path, as_version=4)
-        student = nbformat.read(PROJECT_ROOT / STUDENT_DIR / solution_path.name, as_version=4)
-        paths.append(write(tmp_path / f"student_{solution_path.stem.split('_')[0]}.ipynb", filled(student, solution)))
+    for chapter in load_chapters(PROJECT_ROOT / SOLUTION_DIR):
+        if chapter.exercises:
+            solution = nbformat.read(chapter.path, as_version=4)
+            student = nbformat.read(PROJECT_ROOT / STUDENT_DIR / chapter.path.name, as_version=4)
+            paths.append(write(tmp_path / f"student_{chapter.name.split('_')[0]}.ipynb", filled(student, solution)))
 
     grades = list(grade(paths, work=course_work, log=lambda line: None))
 
+    assert len(grades) >= 3
     for submission in grades:
         assert submission.problem is None, submission.summary()
-        assert submission.chapter.exercises, f"{submission.chapter.name} has no exercise"
-        assert [r.message[0] for r in submission.results] == ["✅"] * len(submission.chapter.exercises), outcome(
-            submission)
+        assert all(result.passed for result in submission.results), outcome(submission)
+        assert len(submission.results) == len(submission.chapter.exercises)
 
 
-def test_untouched_and_one_wrong_answer_in_a_course_chapter(course_work, tmp_path):
-    student_path = PROJECT_ROOT / STUDENT_DIR / "02_network.ipynb"
-    solution = nbformat.read(PROJECT_ROOT / SOLUTION_DIR / "02_network.ipynb", as_version=4)
-    wrong = filled(nbformat.read(student_path, as_version=4), solution)
-    [flatten] = [e for e in find_exercises(solution) if e.name == "flatten_size"]
-    [cell] = [cell for cell in wrong.cells if cell.id == flatten.solution_id]
-    cell.source = cell.source.replace("980", "20 * 14 * 14")
-    assert "20 * 14 * 14" in cell.source
+def test_untouched_and_one_wrong_answer_in_course_chapters(course_work, tmp_path):
+    untouched_path = PROJECT_ROOT / STUDENT_DIR / "02_network.ipynb"
+    solution = nbformat.read(PROJECT_ROOT / SOLUTION_DIR / "05_accuracy.ipynb", as_version=4)
+    wrong = filled(nbformat.read(PROJECT_ROOT / STUDENT_DIR / "05_accuracy.ipynb", as_version=4), solution)
+    [cell] = [cell for cell in wrong.cells if "def confusion_matrix(" in cell.source]
+    cell.source = cell.source.replace("confusion[label, prediction] += 1", "confusion[prediction, label] += 1")
+    assert "confusion[prediction, label]" in cell.source
     wrong_path = write(tmp_path / "wrong.ipynb", wrong)
 
-    untouched, mistaken = grade([student_path, wrong_path], work=course_work, log=lambda line: None)
+    untouched, mistaken = grade([untouched_path, wrong_path], work=course_work, log=lambda line: None)
 
-    assert untouched.score == 0 and untouched.problem is None
+    assert untouched.problem is None and untouched.results and untouched.score == 0
     assert {r.message for r in untouched.results} == {"未作答 not attempted (NotImplementedError)"}
-    assert [name for name, (passed, _) in outcome(mistaken).items() if not passed] == ["flatten_size"]
-    assert outcome(mistaken)["flatten_size"][1].startswith("❌")
+    assert mistaken.problem is None
+    assert [name for name, (passed, _) in outcome(mistaken).items() if not passed] == ["confusion_matrix"]
+    assert outcome(mistaken)["confusion_matrix"][1].startswith("❌ 行和列反了")
 
 
-def test_grade_command_prints_totals_writes_the_csv_and_fails_when_one_was_not_graded(course_work, tmp_path,
+def test_grade_command_prints_totals_writes_the_csv_and_fails_when_one_was_not_graded(toy, empty_work, tmp_path,
                                                                                   monkeypatch, capsys):
-    monkeypatch.setattr(grading, "prepare_work", lambda dest, **options: course_work)
-    untouched = PROJECT_ROOT / STUDENT_DIR / "01_data.ipynb"
+    toy_chapters = load_chapters(toy / SOLUTION_DIR)
+    monkeypatch.setattr(grading, "load_chapters", lambda folder: toy_chapters)
+    monkeypatch.setattr(grading, "prepare_work", lambda dest, **options: empty_work)
+    solved = write(tmp_path / "bob.ipynb", toy_student(c2="answer = 42"))
     not_json = tmp_path / "alice.ipynb"
     not_json.write_bytes(b"\x89PNG")
     out = tmp_path / "grades.csv"
 
-    code = cli.main(["grade", str(untouched), str(not_json), "--out", str(out), "--timeout", "300"])
+    code = cli.main(["grade", str(solved), str(not_json), "--out", str(out), "--timeout", "60"])
 
     printed = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert printed[0].startswith(f"{untouched}  第 1 章  0/")
-    assert printed[1].startswith(f"{not_json}  无法评分 not graded: ")
+    assert printed[:2] == [f"{solved}  第 9 章  1/2", f"{not_json}  无法评分 not graded: {printed[1].split(': ', 1)[1]}"]
+    assert "not a valid notebook" in printed[1]
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == list(grading.CSV_COLUMNS)
-    assert {row["file"] for row in rows} == {str(untouched), str(not_json)}
-    assert [row["passed"] for row in rows if row["file"] == str(untouched)] == ["0"] * (len(rows) - 1)
-    assert cli.main(["grade", str(untouched), "--out", str(out)]) == 0
+    assert [(row["file"], row["chapter"], row["exercise"], row["passed"]) for row in rows] == [
+        (str(solved), "09_toy", "answer", "1"), (str(solved), "09_toy", "double", "0"), (str(not_json), "", "", "0")]
+    assert cli.main(["grade", str(solved), "--out", str(out)]) == 0
