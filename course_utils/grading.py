@@ -205,8 +205,11 @@ def prepare_work(dest: Path, source: Path | None = None, *, log: Callable[[str],
 
     source = source or settings.work_dir()
     if source.is_dir():
-        shutil.copytree(source, dest, dirs_exist_ok=True,
-                        ignore=lambda folder, names: [n for n in names if Path(folder) == source and n in _WORK_NOT_COPIED])
+
+        def not_copied(folder: str, names: list[str]) -> list[str]:
+            return [name for name in names if Path(folder) == source and name in _WORK_NOT_COPIED]
+
+        shutil.copytree(source, dest, dirs_exist_ok=True, ignore=not_copied)
     dest.mkdir(parents=True, exist_ok=True)
     log("为需要模型的章节训练一个快速模式的检查点 training a fast-mode checkpoint for the chapters that load one ...")
     with mock.patch.dict(os.environ, {"COURSE_FAST": "1", "COURSE_WORK_DIR": str(dest)}):

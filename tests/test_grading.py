@@ -246,6 +246,13 @@ def test_course_chapters_are_recognised_by_content_not_file_name():
     assert recognise(new_notebook(cells=[new_markdown_cell("# Homework")]), chapters) is None
 
 
+def test_submissions_get_the_work_folder_with_a_fast_checkpoint_but_not_the_instructors_models(course_work):
+    assert (course_work / "checkpoints" / "fast" / "small_cnn.pdckpt").is_file()
+    assert [path.name for path in (course_work / "checkpoints").iterdir()] == ["fast"]
+    examples = {path.name for path in (PROJECT_ROOT / "work").glob("example_*")}
+    assert examples and examples <= {path.name for path in course_work.iterdir()}
+
+
 def test_solved_course_notebooks_score_full_marks(course_work, tmp_path):
     """Every chapter with exercises, its student version filled in with the solutions, graded in one run."""
     paths = []
