@@ -207,6 +207,18 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return 1 if args.check and problems else 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grading import DEFAULT_TIMEOUT, grade, write_csv
+
+    grades = []
+    for submission in grade(args.submissions, timeout=args.timeout or DEFAULT_TIMEOUT):
+        print(submission.summary(), flush=True)
+        grades.append(submission)
+    write_csv(grades, Path(args.out))
+    print(f"成绩表 grades: {args.out}")
+    return 1 if any(submission.problem for submission in grades) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m course_utils`` with one subparser per command."""
     from .evaluation import BACKENDS
@@ -284,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("names", nargs="*", help="only these notebooks, e.g. 03 (default: all)")
     build.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
     build.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
+
+    sub = add("grade", cmd_grade, "instructor tool: run students' notebooks headless and grade every exercise")
+    sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters")
+    sub.add_argument("--out", default="grades.csv", help="CSV file, one row per exercise (default: %(default)s)")
+    sub.add_argument("--timeout", type=int, help="seconds each notebook may run (default: 600)")
     return parser
 
 

@@ -296,3 +296,129 @@ def test_learning_rate_check_accepts_a_right_answer(capsys):
 def test_learning_rate_check_explains_what_is_wrong(sweep, best, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_learning_rate(sweep, best, RATES)
+
+
+    with pytest.raises(AssertionError, match="应是一个 0 到 1 之间的数"):
+        checks.check_accuracy(None, model, split)  # what the untouched stub's `accuracy` would be, had it one
+
+
+def test_accuracy_check_catches_a_forgotten_eval(trained, mnist):
+    """Chapter 5 hands the student the model in training mode; counting without model.eval() leaves it there, and
+    dropout and batch statistics change the count."""
+    model, _ = trained
+    split = type(mnist.test)(mnist.test.images[:1000], mnist.test.labels[:1000])
+    model.train()
+    try:
+        with paddle.no_grad():
+            forgot_eval = float(np.mean(model(paddle.to_tensor(normalize(split.images))).numpy().argmax(1) == split.labels))
+        with pytest.raises(AssertionError, match="model.eval"):
+            checks.check_accuracy(forgot_eval, model, split)
+        assert model.training, "the check must not switch the student's model to evaluation mode"
+    finally:
+        model.eval()
+
+
+def good_confusion_matrix(labels, predictions):
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    for label, prediction in zip(labels, predictions):
+        confusion[label, prediction] += 1
+    return confusion
+
+
+def stub(*args):
+    raise NotImplementedError()
+
+
+def test_confusion_matrix_check_accepts_a_right_answer(capsys):
+    checks.check_confusion_matrix(good_confusion_matrix)
+    checks.check_confusion_matrix(lambda labels, predictions: np.bincount(labels * 10 + predictions, minlength=100)
+                                  .reshape(10, 10))
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def set_to_one(labels, predictions):
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    confusion[labels, predictions] = 1  # fancy indexing does not add up repeated pairs
+    return confusion
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (lambda lb, pr: good_confusion_matrix(pr, lb), "行和列反了"),
+        (set_to_one, r"\+= 1"),
+        (lambda lb, pr: good_confusion_matrix(lb, pr)[: lb.max() + 1, : lb.max() + 1], r"形状应为 \[10, 10\]"),
+        (lambda lb, pr: good_confusion_matrix(lb[1:], pr[1:]), "图像总数"),
+    ],
+)
+def test_confusion_matrix_check_explains_what_is_wrong(broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_confusion_matrix(broken)
+
+
+def test_confusion_matrix_check_on_the_stub():
+    with pytest.raises(NotImplementedError):
+        checks.check_confusion_matrix(stub)
+
+
+BACKGROUND = float(normalize(np.zeros((1, 28, 28), np.uint8)).flat[0])
+
+
+def make_shift(fill=BACKGROUND, same_for_all=False, high=1):
+    """A loop-by-image random shift; the options make the typical mistakes."""
+
+    def shift(images, max_shift, rng):
+        n, _, h, w = images.shape
+        m = max_shift
+        padded = np.pad(images, ((0, 0), (0, 0), (m, m), (m, m)), constant_values=fill)
+        shifted = np.empty_like(images)
+        dy, dx = rng.integers(-m, m + high, size=2)
+        for i in range(n):
+            if not same_for_all:
+                dy, dx = rng.integers(-m, m + high, size=2)
+            shifted[i] = padded[i, :, m + dy : m + dy + h, m + dx : m + dx + w]
+        return shifted
+
+    return shift
+
+
+good_random_shift = make_shift()
+
+
+def test_random_shift_check_accepts_a_right_answer(capsys):
+    from course_utils.batching import random_shift
+
+    checks.check_random_shift(good_random_shift)
+    checks.check_random_shift(random_shift)  # the library's vectorized version
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+def rolled(images, max_shift, rng):
+    return np.stack([np.roll(image, tuple(rng.integers(-max_shift, max_shift + 1, size=2)), axis=(1, 2))
+                     for image in images])
+
+
+def in_place(images, max_shift, rng):
+    images[:] = good_random_shift(images, max_shift, rng)
+    return images
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (rolled, "np.roll"),
+        (make_shift(fill=0.0), "填成了 0"),
+        (make_shift(same_for_all=True), "平移得完全一样"),
+        (make_shift(high=0), r"max_shift \+ 1"),
+        (in_place, "不要原地修改"),
+        (lambda images, m, rng: good_random_shift(images, m, rng).astype(np.float64), "float32"),
+    ],
+)
+def test_random_shift_check_explains_what_is_wrong(broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_random_shift(broken)
+
+
+def test_random_shift_check_on_the_stub():
+    with pytest.raises(NotImplementedError):
+        checks.check_random_shift(stub)
