@@ -84,6 +84,8 @@ def test_accuracy_check(trained, mnist, capsys):
         checks.check_accuracy(right * 500, model, split)
     with pytest.raises(AssertionError, match="实际正确率不同"):
         checks.check_accuracy(right - 0.01, model, split)
+    with pytest.raises(AssertionError, match="应是一个 0 到 1 之间的数"):
+        checks.check_accuracy(None, model, split)  # what the untouched stub's `accuracy` would be, had it one
 
 
 def stub(*args, **kwargs):
@@ -296,10 +298,6 @@ def test_learning_rate_check_accepts_a_right_answer(capsys):
 def test_learning_rate_check_explains_what_is_wrong(sweep, best, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_learning_rate(sweep, best, RATES)
-
-
-    with pytest.raises(AssertionError, match="应是一个 0 到 1 之间的数"):
-        checks.check_accuracy(None, model, split)  # what the untouched stub's `accuracy` would be, had it one
 
 
 def test_accuracy_check_catches_a_forgotten_eval(trained, mnist):
