@@ -303,17 +303,17 @@ def test_learning_rate_check_explains_what_is_wrong(sweep, best, hint):
 def test_accuracy_check_catches_a_forgotten_eval(trained, mnist):
     """Chapter 5 hands the student the model in training mode; counting without model.eval() leaves it there, and
     dropout and batch statistics change the count."""
-    model, _ = trained
+    from course_utils.checkpoint import load_model
+
+    _, saved = trained
+    model, _ = load_model(saved)  # a copy: train-mode forwards update batch-norm statistics of the shared fixture
     split = type(mnist.test)(mnist.test.images[:1000], mnist.test.labels[:1000])
     model.train()
-    try:
-        with paddle.no_grad():
-            forgot_eval = float(np.mean(model(paddle.to_tensor(normalize(split.images))).numpy().argmax(1) == split.labels))
-        with pytest.raises(AssertionError, match="model.eval"):
-            checks.check_accuracy(forgot_eval, model, split)
-        assert model.training, "the check must not switch the student's model to evaluation mode"
-    finally:
-        model.eval()
+    with paddle.no_grad():
+        forgot_eval = float(np.mean(model(paddle.to_tensor(normalize(split.images))).numpy().argmax(1) == split.labels))
+    with pytest.raises(AssertionError, match="model.eval"):
+        checks.check_accuracy(forgot_eval, model, split)
+    assert model.training, "the check must not switch the student's model to evaluation mode"
 
 
 def good_confusion_matrix(labels, predictions):
