@@ -283,7 +283,9 @@ def test_untouched_and_one_wrong_answer_in_course_chapters(course_work, tmp_path
     untouched, mistaken = grade([untouched_path, wrong_path], work=course_work, log=lambda line: None)
 
     assert untouched.problem is None and untouched.results and untouched.score == 0
-    assert {r.message for r in untouched.results} == {"未作答 not attempted (NotImplementedError)"}
+    # A stub either raises NotImplementedError in the check, or the check itself says the function is not written yet.
+    assert all(r.message == "未作答 not attempted (NotImplementedError)" or "还没有写" in r.message
+               for r in untouched.results)
     assert mistaken.problem is None
     assert [name for name, (passed, _) in outcome(mistaken).items() if not passed] == ["confusion_matrix"]
     assert outcome(mistaken)["confusion_matrix"][1].startswith("❌ 行和列反了")
