@@ -118,7 +118,7 @@ def to_mnist_steps(image: Image.Image | np.ndarray) -> list[tuple[str, np.ndarra
         ("background removed", ink),
         ("specks dropped", clean),
         ("cropped, 20 px box", box),
-        ("centred 28x28", _centre(box)),
+        ("centred 28x28", centre_by_mass(box)),
     ]
 
 
@@ -291,8 +291,9 @@ def _crop_to_box(ink: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float64), 0.0, None)
 
 
-def _centre(digit: np.ndarray) -> np.ndarray:
-    """Place the digit in a black 28x28 field with its centre of mass on pixel (14, 14); uint8 with maximum 255."""
+def centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place a cropped digit (float, at most 20x20, ink bright) in a black 28x28 field with its centre of mass on
+    pixel (14, 14), as MNIST did; the result is uint8 with maximum 255. Chapter 4's exercise rebuilds this step."""
     height, width = digit.shape
     total = digit.sum()
     centre_row = (digit.sum(axis=1) @ np.arange(height)) / total
