@@ -11,6 +11,7 @@ from paddle import nn
 
 from .evaluation import confusion_matrix as reference_confusion_matrix
 from .evaluation import predict_logits
+from .imaging import centre_by_mass as imaging_centre_by_mass
 from .mnist import Split
 from .models import MODELS, CourseCNN, SoftmaxRegression
 from .preprocess import MEAN, STD, normalize
@@ -421,3 +422,129 @@ def _moved(images: np.ndarray, dy: int, dx: int, fill: float | None) -> np.ndarr
     h, w, m = *images.shape[2:], max(abs(dy), abs(dx))
     padded = np.pad(images, ((0, 0), (0, 0), (m, m), (m, m)), constant_values=fill)
     return padded[:, :, m + dy : m + dy + h, m + dx : m + dx + w]
+
+
+def check_centre_by_mass(centre_by_mass: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Exercise (chapter 4): ``centre_by_mass(box)`` places a cropped digit (float, at most 20x20, ink bright) in a
+    black 28x28 field so that its centre of mass lands on pixel (14, 14), scaled to uint8 with maximum 255: what
+    ``imaging.centre_by_mass`` does. The test digits are lopsided (their centre of mass is far from the middle of
+    their box), so that centring the box instead of the mass, a wrong sign or swapped axes show."""
+    boxes = []
+    seven = np.zeros((14, 10))
+    seven[:3, :] = 1.0  # a heavy bar on top and a thin stem: the mass sits high and to the right
+    seven[3:, 7:9] = 0.5
+    boxes.append(seven)
+    ell = np.zeros((16, 20))
+    ell[:, :3] = 0.8  # an L lying on its side: the mass sits low and to the left
+    ell[-5:, :] = 0.8
+    boxes.append(ell)
+    boxes.append(np.random.default_rng(0).random((20, 9)) * np.linspace(0.1, 1.0, 9))
+    for box in boxes:
+        try:
+            answer = centre_by_mass(box.copy())
+        except NotImplementedError:
+            _not_done("centre_by_mass ")
+        if answer is None:
+            _fail("centre_by_mass 没有返回值：函数最后要 return 28x28 的画布")
+        answer = _as_array(answer)
+        if answer.shape != (28, 28):
+            _fail(f"结果应是 28x28 的画布，实际形状为 {list(answer.shape)}")
+        if answer.dtype != np.uint8:
+            _fail(f"类型应为 uint8 (与 MNIST 文件相同)，实际为 {answer.dtype}：最后用 np.rint(...).astype(np.uint8)")
+        if answer.max() != 255:
+            _fail(f"最亮的像素应为 255，实际为 {answer.max()}：把画布乘以 255 / 最大值，再取整")
+        expected = imaging_centre_by_mass(box)
+        if np.array_equal(answer, expected):
+            continue
+        row, col = _centre_of_mass(answer)
+        if _contains(answer, box) and abs(row - 14) <= 0.5 and abs(col - 14) <= 0.5:
+            continue  # the offset rounded the other way at a half pixel: just as good
+        mass_row, mass_col = _centre_of_mass(box)
+        height, width = box.shape
+        slips = {
+            "你把外接矩形放在了画布正中：MNIST 居中的是笔迹的重心 (centre of mass)，不是矩形的中心":
+                ((28 - height) / 2, (28 - width) / 2),
+            "平移的方向反了：左上角应放在 14 - 重心 的位置，不是 14 + 重心": (14 + mass_row, 14 + mass_col),
+            "行和列弄反了：重心的行坐标来自 box.sum(axis=1)，列坐标来自 box.sum(axis=0)": (14 - mass_col, 14 - mass_row),
+            "平移量要四舍五入 (round)，不是截断 (int)：截断会让重心偏离 (14, 14) 超过半个像素":
+                (int(14 - mass_row), int(14 - mass_col)),
+        }
+        for hint, (top, left) in slips.items():
+            if any(np.array_equal(answer, _placed(box, rounding(top), rounding(left))) for rounding in (round, int)):
+                _fail(hint)
+        if not _contains(answer, box):
+            _fail("画布上的数字与输入的 box 不一样：把 box 原样放进画布 (不要翻转、缩放或转置)，只按比例调到最亮 255")
+        _fail(f"重心在 ({row:.1f}, {col:.1f})，应在 (14, 14)：左上角放在 (round(14 - 重心行), round(14 - 重心列))")
+    print("✅ 正确！数字的重心落在 (14, 14)，与 imaging.centre_by_mass 一致。")
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    weights = image.astype(np.float64)
+    total = weights.sum()
+    return (float(weights.sum(axis=1) @ np.arange(image.shape[0]) / total),
+            float(weights.sum(axis=0) @ np.arange(image.shape[1]) / total))
+
+
+def _placed(box: np.ndarray, top: int, left: int) -> np.ndarray:
+    """``box`` scaled to 255 with its top-left corner at ``(top, left)`` of a black 28x28 uint8 field (clipped in)."""
+    height, width = box.shape
+    top, left = int(np.clip(top, 0, 28 - height)), int(np.clip(left, 0, 28 - width))
+    field = np.zeros((28, 28))
+    field[top : top + height, left : left + width] = box * (255.0 / box.max())
+    return np.rint(field).astype(np.uint8)
+
+
+def _contains(field: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``field`` is ``box`` scaled to 255 somewhere on black (within rounding)."""
+    height, width = box.shape
+    return any(
+        np.abs(field.astype(np.float64) - _placed(box, top, left)).max() <= 1.0
+        for top in range(29 - height)
+        for left in range(29 - width)
+    )
+
+
+def check_original_preprocess(original_preprocess: Callable[[str], np.ndarray], folder: str) -> None:
+    """Exercise (chapter 4): ``original_preprocess(path)`` repeats the original tutorial's prediction-time
+    preprocessing with today's Pillow: grey, resized to 28x28 with Lanczos (``Image.ANTIALIAS``'s current name),
+    ``1 - x / 255``, float32 ``[1, 1, 28, 28]``. The check writes its own test pictures into ``folder`` (a colour
+    photo that is not square, dark ink on light paper) and compares with that recipe."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paper = np.linspace(200, 250, 90)[None, :, None] * np.ones((60, 90, 3))
+    paper[15:45, 30:40] = (20, 30, 90)  # a dark blue stroke
+    picture = np.clip(paper + rng.normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+    path = Path(folder) / "check_original_preprocess.png"
+    Image.fromarray(picture).save(path)
+    try:
+        answer = original_preprocess(str(path))
+    except NotImplementedError:
+        _not_done("original_preprocess ")
+    except AttributeError as error:
+        if "ANTIALIAS" in str(error):
+            _fail("Pillow 10 删除了 Image.ANTIALIAS：它现在叫 Image.Resampling.LANCZOS (同一个滤波器)")
+        raise
+    if answer is None:
+        _fail("original_preprocess 没有返回值：函数最后要 return 数组")
+    answer = _as_array(answer)
+    grey = np.asarray(Image.open(path).convert("L").resize((28, 28), Image.Resampling.LANCZOS), dtype=np.float32)
+    expected = 1.0 - grey.reshape(1, 1, 28, 28) / 255.0
+    if answer.size == 28 * 28 * 3:
+        _fail("结果有 3 个颜色通道：原教程先用 .convert('L') 转成灰度")
+    if answer.shape != (1, 1, 28, 28):
+        _fail(f"形状应为 [1, 1, 28, 28] (一张图、一个通道)，实际为 {list(answer.shape)}：用 reshape(1, 1, 28, 28)")
+    if answer.dtype != np.float32:
+        _fail(f"类型应为 float32，实际为 {answer.dtype}：用 .astype(np.float32)")
+    if answer.max() > 1.0 + 1e-6:
+        _fail(f"数值最大到 {answer.max():.1f}：原教程用 1.0 - im / 255. 把像素缩放到 0 到 1")
+    if np.median(answer) > 0.5:
+        _fail("白纸变成了接近 1 的亮背景：原教程用 1 - x / 255 反转，让笔迹变亮、纸变暗，像 MNIST 一样")
+    if np.allclose(answer, expected, atol=1e-5):
+        print("✅ 正确！与原教程的预处理一致 (只把 ANTIALIAS 换成了 LANCZOS)。")
+        return
+    if np.abs(answer - expected).mean() < 0.05:
+        _fail("数值接近但不相同：缩放时要用 Image.Resampling.LANCZOS (原来的 ANTIALIAS)，不是默认的滤波器")
+    _fail("结果与原教程的做法不同：顺序是 convert('L') → resize((28, 28), LANCZOS) → 1 - x / 255 → reshape")

@@ -420,3 +420,97 @@ def test_random_shift_check_explains_what_is_wrong(broken, hint):
 def test_random_shift_check_on_the_stub():
     with pytest.raises(NotImplementedError):
         checks.check_random_shift(stub)
+
+
+def _placed_by(box, top_from, left_from, rounding=round):
+    """A student's centre_by_mass: the box's top-left corner at ``top_from(mass_row, mass_col, height)``,
+    ``left_from(mass_row, mass_col, width)``, rounded with ``rounding`` (and kept inside the field)."""
+    height, width = box.shape
+    total = box.sum()
+    mass_row = box.sum(axis=1) @ np.arange(height) / total
+    mass_col = box.sum(axis=0) @ np.arange(width) / total
+    top = int(np.clip(rounding(top_from(mass_row, mass_col, height)), 0, 28 - height))
+    left = int(np.clip(rounding(left_from(mass_row, mass_col, width)), 0, 28 - width))
+    field = np.zeros((28, 28))
+    field[top : top + height, left : left + width] = box
+    return np.rint(field * 255 / field.max()).astype(np.uint8)
+
+
+def good_centre(box):
+    return _placed_by(box, lambda r, c, h: 14 - r, lambda r, c, w: 14 - c)
+
+
+def test_centre_by_mass_check_accepts_a_right_answer(capsys):
+    checks.check_centre_by_mass(good_centre)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (lambda box: _placed_by(box, lambda r, c, h: (28 - h) / 2, lambda r, c, w: (28 - w) / 2), "外接矩形"),
+        (lambda box: _placed_by(box, lambda r, c, h: 14 + r, lambda r, c, w: 14 + c), "方向反了"),
+        (lambda box: _placed_by(box, lambda r, c, h: 14 - c, lambda r, c, w: 14 - r), "行和列弄反了"),
+        (lambda box: _placed_by(box, lambda r, c, h: 14 - r, lambda r, c, w: 14 - c, int), "四舍五入"),
+        (lambda box: good_centre(box).astype(np.float64), "uint8"),
+        (lambda box: (good_centre(box) // 255).astype(np.uint8), "255"),
+        (lambda box: good_centre(box[::-1]), "不一样"),
+        (lambda box: good_centre(box)[:27], "28x28"),
+    ],
+)
+def test_centre_by_mass_check_explains_what_is_wrong(broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_centre_by_mass(broken)
+
+
+def test_centre_by_mass_check_on_the_stub():
+    def stub(box):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError, match="还没有写"):
+        checks.check_centre_by_mass(stub)
+
+
+def _grey_28(path, **resize):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("L").resize((28, 28), **resize), dtype=np.float32).reshape(1, 1, 28, 28)
+
+
+def test_original_preprocess_check_accepts_a_right_answer(tmp_path, capsys):
+    from PIL import Image
+
+    checks.check_original_preprocess(lambda path: 1.0 - _grey_28(path, resample=Image.Resampling.LANCZOS) / 255.0,
+                                     str(tmp_path))
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def _antialias(path):
+    from PIL import Image
+
+    return Image.open(path).resize((28, 28), Image.ANTIALIAS)
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (_antialias, "ANTIALIAS"),
+        (lambda path: _grey_28(path, resample=3) / 255.0, "亮背景"),
+        (lambda path: 1.0 - _grey_28(path, resample=0) / 255.0, "LANCZOS"),
+        (lambda path: (1.0 - _grey_28(path, resample=1) / 255.0).astype(np.float64), "float32"),
+        (lambda path: (1.0 - _grey_28(path, resample=1) / 255.0)[0, 0], r"\[1, 1, 28, 28\]"),
+        (lambda path: 255.0 - _grey_28(path, resample=1), "0 到 1"),
+        (lambda path: np.zeros((28, 28, 3), np.float32), "颜色通道"),
+    ],
+)
+def test_original_preprocess_check_explains_what_is_wrong(tmp_path, broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_original_preprocess(broken, str(tmp_path))
+
+
+def test_original_preprocess_check_on_the_stub(tmp_path):
+    def stub(path):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError, match="还没有写"):
+        checks.check_original_preprocess(stub, str(tmp_path))
