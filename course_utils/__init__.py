@@ -12,6 +12,7 @@ The notebooks import from here; each module holds one concern:
 """
 from __future__ import annotations
 
+import os
 import warnings
 
 from .paddle_check import guard_paddle_import
@@ -26,6 +27,10 @@ guard_paddle_import()
 # builder's "No ccache found" at import, and a note on every batch-norm forward in training mode.
 warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
 warnings.filterwarnings("ignore", message="When training, we now always track global mean", category=UserWarning)
+
+# Paddle's C++ core logs INFO lines with timestamps and process ids ("New Executor is Running ...") when a saved model
+# runs; glog reads this level when Paddle's library loads, so it only takes effect when course_utils is imported first.
+os.environ.setdefault("GLOG_minloglevel", "1")
 
 _CCACHE_FILTER = "ignore:No ccache found:UserWarning"
 
