@@ -36,8 +36,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 UNCERTAIN_BELOW = 0.8
 """A prediction is 不确定 / uncertain when the probability of its top digit is below this.
 
-One rule on the top probability alone: it is the model's own confidence, and a 0.8 cut-off flags a digit that could
-well be another (a clear digit scores 0.95-1.0, an ambiguous 4/9 or 3/5 about 0.4-0.7 on the top two).
+The rule looks at the top probability alone, the model's own confidence: below 0.8 the other nine digits share more
+than 0.2, so another reading is a real possibility and the answer is shown as "this or that", the top two. (A
+network's softmax tends to be overconfident, so a high probability proves little; a low one is a fair sign of doubt.)
 """
 
 
