@@ -109,7 +109,7 @@ def current_onnx(checkpoint: str | Path) -> Path | None:
     from this very checkpoint file, else None (no export, not converted yet, or the checkpoint changed since).
 
     "This very file" means the SHA-256 recorded in ``<prefix>.source.json``. The Paddle version recorded there is
-    not compared: ONNX Runtime runs the ``.onnx`` file without Paddle. Imports nothing but the standard library.
+    not compared: ONNX Runtime runs the ``.onnx`` file without Paddle, and this check needs no Paddle either.
     """
     checkpoint = Path(checkpoint)
     prefix = default_prefix(checkpoint)

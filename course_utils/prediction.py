@@ -6,8 +6,8 @@ The photo is turned into what MNIST looks like by ``imaging.image_file_to_mnist`
 Two ways to run the model. ``predict_file`` takes a model object in the dynamic graph, the way the notebooks teach
 it. ``CheckpointPredictor``, which ``python -m course_utils predict`` uses, takes saved checkpoints and starts in a
 fraction of a second: a checkpoint whose ONNX export beside it is current (``export.current_onnx``) runs in ONNX
-Runtime and Paddle is never imported (importing it alone takes about a second). Otherwise the checkpoint runs in the
-dynamic graph, and its export is made then, so that the next start is fast.
+Runtime and Paddle is never imported (importing it alone takes longer than that whole prediction). Otherwise the
+checkpoint runs in the dynamic graph, and its export is made then, so that the next start is fast.
 
 How sure the model is: ``top_two`` and ``is_uncertain`` (below ``UNCERTAIN_BELOW``), used alike by the command line,
 the drawing canvas and ``plots.show_prediction``.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import CourseError
-from .evaluation import softmax
+from .evaluation import predict_logits, softmax
 from .export import OnnxModel, current_onnx, default_prefix, export_checkpoint, onnx_available
 from .imaging import image_file_to_mnist
 from .preprocess import normalize
@@ -102,8 +102,6 @@ class Prediction:
 def predict_file(model: nn.Layer, path: str | Path) -> Prediction:
     """Predict the digit in one image file with a model in the dynamic graph (raises ``CourseError`` for a missing
     or unreadable file)."""
-    from .evaluation import predict_logits
-
     image = image_file_to_mnist(path)
     return _prediction(path, image, softmax(predict_logits(model, image[None]))[0])
 
@@ -201,7 +199,6 @@ def _export(checkpoint: Path, unreadable: Path | None, problem: str) -> str:
 def _dynamic(checkpoint: Path) -> Logits:
     """The checkpoint's model in the dynamic graph (this imports Paddle)."""
     from .checkpoint import load_model
-    from .evaluation import predict_logits
 
     model, _ = load_model(checkpoint)
     return lambda images: predict_logits(model, images)

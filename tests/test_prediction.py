@@ -94,7 +94,8 @@ def test_a_current_export_runs_in_onnx_runtime_with_the_dynamic_graphs_answer(tr
     fast = CheckpointPredictor([exported])
     assert fast.backends == ["onnxruntime"] and fast.notes == []
     for name in ["example_0.jpg", "example_1.jpg", "example_2.png"]:
-        got, expected = fast.predict_file(PROJECT_ROOT / "work" / name), predict_file(model, PROJECT_ROOT / "work" / name)
+        photo = PROJECT_ROOT / "work" / name
+        got, expected = fast.predict_file(photo), predict_file(model, photo)
         np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-5)
         assert got.digit == expected.digit and got.to_json()["file"] == expected.to_json()["file"]
     dynamic = CheckpointPredictor([exported], backend="dynamic")
@@ -138,7 +139,8 @@ def test_several_checkpoints_average_their_probabilities(exported, tmp_path):
     one, two = CheckpointPredictor([exported]), CheckpointPredictor([other], backend="dynamic")
     both = CheckpointPredictor([exported, other], backend="dynamic")
     assert both.backends == ["dynamic", "dynamic"]
-    images = np.stack([image_file_to_mnist(PROJECT_ROOT / "work" / name) for name in ["example_0.jpg", "example_2.png"]])
+    photos = [PROJECT_ROOT / "work" / name for name in ["example_0.jpg", "example_2.png"]]
+    images = np.stack([image_file_to_mnist(photo) for photo in photos])
     mean = (one.probabilities(images) + two.probabilities(images)) / 2
     np.testing.assert_allclose(both.probabilities(images), mean, atol=1e-6)
     np.testing.assert_allclose(both.predict_file(EXAMPLE).probabilities, mean[0], atol=1e-6)
