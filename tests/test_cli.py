@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -64,6 +65,20 @@ def test_predict_names_the_top_two_and_says_uncertain(trained, tmp_path, capsys)
     assert main(["predict", example, "--checkpoint", str(checkpoint), str(untrained), "--backend", "dynamic"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{example}: 不确定 / uncertain: 3 (") and " 或 / or " in out
+
+
+def test_predict_with_a_corrupt_onnx_file_notes_the_fallback_and_answers(trained, tmp_path, capsys):
+    _, saved = trained
+    checkpoint = tmp_path / "m.pdckpt"
+    shutil.copy(saved, checkpoint)
+    example = str(PROJECT_ROOT / "work" / "example_0.jpg")
+    assert main(["predict", example, "--checkpoint", str(checkpoint), "--json"]) == 0  # exports
+    expected = json.loads(capsys.readouterr().out)
+    (tmp_path / "m.onnx").write_bytes(b"\0" * 100)
+    assert main(["predict", example, "--checkpoint", str(checkpoint), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["digit"] == expected["digit"] == 3
+    assert err.startswith("note: ") and err.count("\n") == 1 and "m.onnx is not a model ONNX Runtime can run" in err
 
 
 def test_predict_refuses_a_checkpoint_of_another_model_in_one_line(tmp_path, capsys):
