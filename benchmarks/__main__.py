@@ -109,6 +109,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{'identical' if i['identical_accuracy'] else 'DIFFERS'}",
             i["speedup_over_dynamic"] >= 5 and i["identical_accuracy"],
         ))
+    if "cold_predict" in results.get("inference", {}):
+        cold = results["inference"]["cold_predict"]
+        median = cold["median_seconds"]
+        found.append(target(
+            "predict_cold_start", "predict cold start < 1.5 s",
+            f"{median['fast']:.2f} s on the ONNX export (Paddle path {median['paddle']:.2f} s), answers "
+            f"{'equal' if cold['same_answer'] else 'DIFFER'}",
+            median["fast"] < 1.5 and cold["same_answer"] and not cold["fast_path_imports_paddle"],
+        ))
     if "notebooks" in results:
         n = results["notebooks"]
         found.append(target(

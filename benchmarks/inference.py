@@ -9,6 +9,11 @@
 Every path starts from the same uint8 images and includes normalization, so the figures are what a caller gets.
 Throughput is the median of several full passes over the 10,000 test images (after one warm-up pass) at batch
 1000; latency is the median time of one single-image call. Predictions must agree across paths.
+
+Cold start (``cold_predict``): the wall time of ``python -m course_utils predict work/example_0.jpg``, each run a
+fresh interpreter, on the fast path (the checkpoint's current ONNX export, no Paddle) and on the Paddle path
+(``--backend dynamic``), alternating so that both see the same load. One more fast run under ``-X importtime``
+says whether Paddle was imported and what importing ``course_utils.imaging`` cost there.
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import table
+from .common import child_env, run_child, table
 
 Forward = Callable[[np.ndarray], np.ndarray]
 """Normalized float32 images [N, 1, 28, 28] -> logits [N, 10]."""
 
 BATCH_SIZE = 1000
+COLD_RUNS = 5
+"""Cold ``predict`` runs per path (each a new process; the median is reported)."""
 
 
 def measure(forward: Forward, images: np.ndarray, labels: np.ndarray, passes: int, calls: int) -> dict[str, Any]:
@@ -52,6 +59,53 @@ def measure(forward: Forward, images: np.ndarray, labels: np.ndarray, passes: in
         "latency_ms": 1000 * statistics.median(latencies),
         "accuracy": float(np.mean(predictions == labels)),
         "predictions": predictions,
+    }
+
+
+def cold_predict(work: Path, checkpoint: Path, runs: int) -> dict[str, Any]:
+    """Median wall seconds of a cold ``predict`` on the fast path and on the Paddle path, and whether they agree.
+
+    The checkpoint is copied into ``work`` and exported there by a first ``predict`` (what a student's first call
+    does), so a checkpoint given with ``--checkpoint`` gets no files beside it.
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    from course_utils.settings import PROJECT_ROOT
+
+    copy = work / "cold" / "model.pdckpt"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, copy)
+    command = [sys.executable, "-m", "course_utils", "predict", str(PROJECT_ROOT / "work" / "example_0.jpg"),
+               "--checkpoint", str(copy), "--json"]
+    env = child_env()
+    _, first = run_child(command, env)  # the first call exports beside the copy, for the calls after it
+    paths = {"fast": command, "paddle": [*command, "--backend", "dynamic"]}
+    seconds: dict[str, list[float]] = {name: [] for name in paths}
+    answers = {}
+    for _ in range(runs):
+        for name, args in paths.items():
+            answers[name], wall = run_child(args, env)
+            seconds[name].append(wall)
+    traced = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, check=True)
+    imported = {}  # module -> cumulative microseconds, from lines "import time: self | cumulative | name"
+    for line in traced.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            imported[fields[2].strip()] = int(fields[1])
+    difference = np.abs(np.subtract(answers["fast"]["probabilities"], answers["paddle"]["probabilities"])).max()
+    return {
+        "runs": runs,
+        "first_call_seconds": first,
+        "seconds": seconds,
+        "median_seconds": {name: statistics.median(values) for name, values in seconds.items()},
+        "same_answer": answers["fast"]["digit"] == answers["paddle"]["digit"] and bool(difference < 1e-4),
+        "fast_path_imports_paddle": "paddle" in imported,
+        "imaging_import_ms": imported.get("course_utils.imaging", 0) / 1000,
+        "heaviest_imports_ms": {name: us / 1000 for name, us in sorted(
+            ((n, us) for n, us in imported.items() if "." not in n), key=lambda item: -item[1])[:5]},
     }
 
 
@@ -104,6 +158,7 @@ def run(work: Path, checkpoint: Path, *, quick: bool = False) -> dict[str, Any]:
         "fastest": fastest,
         "speedup_over_dynamic": measured[fastest]["images_per_second"] / rows["dynamic graph"]["images_per_second"],
         "identical_accuracy": len({row["accuracy"] for row in measured.values()}) == 1,
+        "cold_predict": cold_predict(work, checkpoint, 1 if quick else COLD_RUNS),
     }
 
 
@@ -118,4 +173,13 @@ def render(result: dict[str, Any]) -> str:
                      f"{r['latency_ms']:.2f}", f"{r['accuracy']:.2%}", r["differing_predictions"]])
     header = ["path", "images/s", "vs dynamic", "1-image ms", "accuracy", "predictions differing"]
     title = f"Inference ({result['model']}, {result['images']} test images, batch {result['batch_size']})"
-    return table(title, header, rows)
+    cold = result["cold_predict"]
+    names = {"fast": "current ONNX export, no Paddle", "paddle": "Paddle dynamic graph (--backend dynamic)"}
+    cold_rows = [[names[name], f"{cold['median_seconds'][name]:.2f}", " ".join(f"{s:.2f}" for s in seconds)]
+                 for name, seconds in cold["seconds"].items()]
+    cold_title = (f"Cold `predict` of one photo, {cold['runs']} runs per path, alternating (same answer: "
+                  f"{'yes' if cold['same_answer'] else 'NO'}; fast path imports Paddle: "
+                  f"{'YES' if cold['fast_path_imports_paddle'] else 'no'}; importing imaging: "
+                  f"{cold['imaging_import_ms']:.0f} ms; the first call, which exports: "
+                  f"{cold['first_call_seconds']:.1f} s)")
+    return table(title, header, rows) + "\n\n" + table(cold_title, ["path", "median s", "runs s"], cold_rows)

@@ -6,7 +6,8 @@ The notebooks import from here; each module holds one concern:
 - ``preprocess``: the one normalization used everywhere; ``imaging``: a photo -> an MNIST-like 28x28 image
 - ``batching``: ``paddle.io.Dataset``/``DataLoader`` and a fast in-memory batch iterator
 - ``models``: softmax regression, MLP, the original course CNN, LeNet-5, a small batch-norm CNN
-- ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict, deploy
+- ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict (from an
+  ONNX export without Paddle), deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
 - ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
 """

@@ -7,7 +7,8 @@ load it through anywidget's extension, which ships in anywidget's wheel. When a 
 pen or touch), the front end sends the drawing to Python as a PNG data URL. Python treats it exactly like a photo of
 a digit on paper: ``imaging.to_mnist`` (the same preprocessing as for photos), ``preprocess.normalize`` (through
 ``evaluation.predict_logits``) and the model. It sends back the 28x28 image the model saw and the ten probabilities,
-which the front end draws beside the canvas with the top two digits, or 不确定 / uncertain when the model is not sure.
+which the front end draws beside the canvas with the top two digits, or 不确定 / uncertain when the model is not sure
+(``prediction.describe``: the same rule and words as the command line).
 
 A front end that cannot show widgets (a notebook executed by nbclient or nbconvert, an old or minimal front end)
 shows the widget's plain-text form instead: one line saying so.
@@ -28,10 +29,7 @@ from PIL import Image, UnidentifiedImageError
 from .errors import CourseError
 from .evaluation import predict_logits, softmax
 from .imaging import to_mnist
-from .prediction import Prediction
-
-CONFIDENT = 0.8
-"""Below this probability for the top digit, the canvas says 不确定 / uncertain and shows the top two side by side."""
+from .prediction import Prediction, describe
 
 NO_WIDGETS = ("绘图板 DrawingCanvas：这里的前端不能显示交互式 widget / this front end cannot show widgets; "
               "open the notebook in JupyterLab 4 or Jupyter Notebook 7 to draw a digit")
@@ -200,19 +198,6 @@ def predict_drawing(model: nn.Layer, drawing: str | Image.Image | np.ndarray) ->
         raise CourseError("no digit found in the drawing: write one digit, large, in the middle of the canvas") from None
     probabilities = softmax(predict_logits(model, image28[None]))[0]
     return Prediction("drawing", int(probabilities.argmax()), probabilities, image28)
-
-
-def describe(probabilities: np.ndarray) -> str:
-    """One line for the top two digits, e.g. ``预测 / prediction: 7 (96%) · 其次 / next: 1 (2%)``, or
-    ``不确定 / uncertain: 7 (48%) 或 / or 1 (40%)`` when the top probability is below :data:`CONFIDENT`."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.shape != (10,):
-        raise ValueError(f"expected the ten probabilities of one image, shape [10], got {list(probabilities.shape)}")
-    first, second = (int(digit) for digit in np.argsort(-probabilities, kind="stable")[:2])
-    p1, p2 = probabilities[first], probabilities[second]
-    if p1 < CONFIDENT:
-        return f"不确定 / uncertain: {first} ({p1:.0%}) 或 / or {second} ({p2:.0%})"
-    return f"预测 / prediction: {first} ({p1:.0%}) · 其次 / next: {second} ({p2:.0%})"
 
 
 class DrawingCanvas(anywidget.AnyWidget):

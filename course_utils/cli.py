@@ -2,6 +2,11 @@
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
+
+Building the parser imports nothing beyond the standard library, and each command imports what it runs: so
+``predict`` on a checkpoint with a current ONNX export never imports Paddle (see ``prediction.CheckpointPredictor``),
+and a missing Paddle is reported by the command that needs it, in one line (``paddle_check``). The option values
+that other modules define are therefore listed here too (a test keeps them equal).
 """
 from __future__ import annotations
 
@@ -14,11 +19,20 @@ from typing import TYPE_CHECKING
 
 from . import quiet_paddle_import, settings
 from .errors import CourseError
-from .models import DEFAULT_MODEL, MODELS
 
 if TYPE_CHECKING:
     from .evaluation import CheckpointEvaluation
     from .mnist import Split
+
+
+DEFAULT_MODEL = "small_cnn"
+"""The network ``train`` builds unless told (``models.DEFAULT_MODEL``), and so the default checkpoint's name."""
+MODEL_NAMES = ("softmax", "mlp", "course_cnn", "lenet5", "small_cnn", "wide_cnn")
+"""``train --model``'s choices: the names of ``models.MODELS``."""
+EVALUATE_BACKENDS = ("auto", "onnxruntime", "inference", "dynamic")
+"""``evaluate --backend``'s choices: ``evaluation.BACKENDS``."""
+PREDICT_BACKENDS = ("auto", "dynamic")
+"""``predict --backend``'s choices: ``prediction.PREDICT_BACKENDS``."""
 
 
 def _default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
@@ -90,11 +104,11 @@ def _launch(argv: list[str], procs: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    procs = training_processes(args.procs, args.batch_size)  # imports Paddle first: a missing one is one line
     from .mnist import load_mnist
     from .models import build_model
     from .training import TrainConfig, set_seed, train_model
 
-    procs = training_processes(args.procs, args.batch_size)
     if procs > 1:
         load_mnist(args.data_dir, progress=not args.quiet)  # download and cache once, here, not in every process
         return _launch(args.argv, procs)
@@ -170,14 +184,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .prediction import predict_file
+    from .prediction import CheckpointPredictor, describe
 
-    model, _ = load_model(_checkpoint(args))
+    predictor = CheckpointPredictor(args.checkpoint or [_default_checkpoint()], backend=args.backend)
+    for note in predictor.notes:
+        print(f"note: {note}", file=sys.stderr)
     failures = 0
     for path in args.images:
         try:
-            prediction = predict_file(model, path)
+            prediction = predictor.predict_file(path)
         except CourseError as error:
             print(f"error: {error}", file=sys.stderr)
             failures += 1
@@ -185,7 +200,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(prediction.to_json())
         else:
-            print(f"{path}: {prediction.digit} ({prediction.probabilities[prediction.digit]:.1%})")
+            print(f"{path}: {describe(prediction.probabilities)}")
     return 1 if failures else 0
 
 
@@ -221,8 +236,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m course_utils`` with one subparser per command."""
-    from .evaluation import BACKENDS
-
     parser = argparse.ArgumentParser(
         prog="python -m course_utils", description="手写数字识别 course tools: data, training, prediction, notebooks."
     )
@@ -247,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add("train", cmd_train, "train a model, then report validation and test accuracy and save a checkpoint")
     add_data_dir(sub)
-    sub.add_argument("--model", default=DEFAULT_MODEL, choices=list(MODELS), help="which network (default: %(default)s)")
+    sub.add_argument("--model", default=DEFAULT_MODEL, choices=MODEL_NAMES, help="which network (default: %(default)s)")
     sub.add_argument("--epochs", type=int, default=1, help="passes over the training set (default: %(default)s)")
     sub.add_argument("--batch-size", type=int, default=128, help="images per step (default: %(default)s)")
     sub.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"], help="(default: %(default)s)")
@@ -273,17 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--backend",
         default="auto",
-        choices=BACKENDS,
+        choices=EVALUATE_BACKENDS,
         help="onnxruntime (needs `pip install onnxruntime paddle2onnx`) or inference (Paddle Inference): run the "
         "checkpoint's export, made beside it when missing or stale; dynamic: the dynamic graph; auto: the first of "
         "these that works (default: %(default)s)",
     )
     sub.add_argument("--json", action="store_true", help="print one JSON object")
 
-    sub = add("predict", cmd_predict, "read the digit in your own image files")
+    sub = add("predict", cmd_predict, "read the digit in your own image files: the top two digits, and 不确定 / "
+              "uncertain when the model is not sure")
     sub.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP)")
-    add_checkpoint(sub)
-    sub.add_argument("--json", action="store_true", help="one JSON object per image")
+    sub.add_argument(
+        "--checkpoint",
+        nargs="+",
+        help="checkpoint file(s), after the images; several: the mean of their probabilities, an ensemble "
+        f"(default: {_default_checkpoint()})",
+    )
+    sub.add_argument(
+        "--backend",
+        default="auto",
+        choices=PREDICT_BACKENDS,
+        help="auto: the checkpoint's ONNX export when current (starts without Paddle), else the dynamic graph, "
+        "exporting for next time; dynamic: the dynamic graph only (default: %(default)s)",
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object per image (top_two, uncertain, ...)")
 
     sub = add("export", cmd_export, "save a checkpoint's model for deployment with paddle.jit.save")
     add_checkpoint(sub)

@@ -4,23 +4,26 @@ Two ways to run the model. ``evaluate`` and ``predict_logits`` take the model ob
 the notebooks teach it. ``evaluate_checkpoint``, which the command line uses, takes a saved checkpoint and runs its
 export through the fastest runtime available (ONNX Runtime if installed, else Paddle Inference: several times
 faster than the dynamic graph on a CPU; see ``export``), and falls back to the dynamic graph when none works.
+Paddle is imported where the dynamic graph runs, so ``softmax`` and the runtimes serve ``prediction``'s fast path,
+which never imports it.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import paddle
-from paddle import nn
 
-from .checkpoint import load_checkpoint, load_model
 from .errors import CourseError
 from .export import InferenceModel, OnnxModel, export_checkpoint, onnx_available
-from .mnist import Split
 from .preprocess import normalize
+
+if TYPE_CHECKING:
+    from paddle import nn
+
+    from .mnist import Split
 
 RUNTIMES: dict[str, Callable[[Path], Callable[[np.ndarray], np.ndarray]]] = {
     "onnxruntime": OnnxModel,
@@ -34,6 +37,8 @@ the first runtime that works (ONNX Runtime only when it is installed), else the 
 
 def predict_logits(model: nn.Layer, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Logits ``[N, 10]`` of ``model`` for uint8 images ``[N, 28, 28]``, in evaluation mode and without gradients."""
+    import paddle
+
     was_training = model.training
     model.eval()
     try:
@@ -121,6 +126,7 @@ def evaluate_checkpoint(
     computes the same result; ``fallback_reason`` then says what failed. Naming a runtime raises ``CourseError``
     instead of falling back; ``"dynamic"`` skips the export.
     """
+    from .checkpoint import load_checkpoint, load_model
     if backend not in BACKENDS:
         raise CourseError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     saved = load_checkpoint(checkpoint)  # a missing or unreadable checkpoint is the user's to fix, on any path

@@ -13,6 +13,9 @@ An export made from a checkpoint (``export_checkpoint``) sits beside it by defau
 checkpoint's SHA-256 and the Paddle version. An export is reused only while both still match, so retraining (which
 rewrites the checkpoint) or upgrading Paddle makes the next evaluation export again instead of using stale files.
 Exporting again also removes the ``.onnx`` copy of the earlier export, so a ``.onnx`` file is always current.
+
+Paddle is imported only by the functions that run it: ``current_onnx`` and ``OnnxModel`` on an existing ``.onnx``
+file work without it, which is what makes ``python -m course_utils predict`` start in a fraction of a second.
 """
 from __future__ import annotations
 
@@ -24,14 +27,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import paddle
-from paddle import nn
 
-from .checkpoint import load_model
 from .errors import CourseError
 from .settings import usable_cores
+
+if TYPE_CHECKING:
+    from paddle import nn
 
 EXPORT_SUFFIXES = (".json", ".pdiparams")
 """The files ``paddle.jit.save`` writes for a prefix (Paddle 3's PIR format)."""
@@ -49,6 +53,8 @@ def export_model(model: nn.Layer, prefix: str | Path) -> Path:
     temporary folder first and moved into place, so a failed export leaves any earlier export intact. A
     ``<prefix>.source.json`` and ``<prefix>.onnx`` of an earlier export are removed: they describe the old files.
     """
+    import paddle
+
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -78,6 +84,10 @@ def export_checkpoint(checkpoint: str | Path, prefix: str | Path | None = None, 
     With ``reuse``, an export already at ``prefix`` that was made from this very checkpoint file by this Paddle
     version is kept as it is (see the module docstring). Raises ``CourseError`` for a missing or unusable checkpoint.
     """
+    import paddle
+
+    from .checkpoint import load_model
+
     checkpoint = Path(checkpoint)
     prefix = default_prefix(checkpoint) if prefix is None else Path(prefix)
     if not checkpoint.is_file():
@@ -94,8 +104,28 @@ def export_checkpoint(checkpoint: str | Path, prefix: str | Path | None = None, 
     return prefix
 
 
+def current_onnx(checkpoint: str | Path) -> Path | None:
+    """The ONNX file of ``checkpoint``'s export beside it (``default_prefix`` + ``.onnx``) if that export was made
+    from this very checkpoint file, else None (no export, not converted yet, or the checkpoint changed since).
+
+    "This very file" means the SHA-256 recorded in ``<prefix>.source.json``. The Paddle version recorded there is
+    not compared: ONNX Runtime runs the ``.onnx`` file without Paddle, and this check needs no Paddle either.
+    """
+    checkpoint = Path(checkpoint)
+    prefix = default_prefix(checkpoint)
+    onnx_file = _path(prefix, ONNX_SUFFIX)
+    if not (checkpoint.is_file() and onnx_file.is_file()):
+        return None
+    source = _read_source(prefix)
+    if not isinstance(source, dict) or source.get("checkpoint_sha256") != _sha256(checkpoint):
+        return None
+    return onnx_file
+
+
 def load_exported(prefix: str | Path) -> nn.Layer:
     """Load an export back as a Paddle layer (``paddle.jit.load``) that returns the same logits as the original."""
+    import paddle
+
     prefix = Path(prefix)
     _require_export(prefix)
     return paddle.jit.load(str(prefix))
@@ -110,6 +140,8 @@ class InferenceModel:
     """
 
     def __init__(self, prefix: str | Path, threads: int | None = None) -> None:
+        import paddle
+
         prefix = Path(prefix)
         _require_export(prefix)
         config = paddle.inference.Config(str(_path(prefix, ".json")), str(_path(prefix, ".pdiparams")))
@@ -140,25 +172,35 @@ class OnnxModel:
     """An export run by ONNX Runtime, converted to ``<prefix>.onnx`` by paddle2onnx the first time it is needed.
 
     Called like ``InferenceModel``: normalized float32 images ``[N, 1, 28, 28]`` in, logits ``[N, 10]`` out.
-    ``threads`` defaults to every usable core. Raises ``CourseError`` when the packages are missing or the
-    conversion fails.
+    ``threads`` defaults to every usable core. Raises ``CourseError`` when the packages are missing, the
+    conversion fails or ONNX Runtime cannot read the file. An existing ``<prefix>.onnx`` is run as it is, without
+    Paddle and without the Paddle export files (whether it is current is ``current_onnx``'s question).
     """
 
     def __init__(self, prefix: str | Path, threads: int | None = None) -> None:
         prefix = Path(prefix)
-        _require_export(prefix)
-        if not onnx_available():
-            raise CourseError("ONNX Runtime needs two optional packages: pip install onnxruntime paddle2onnx")
-        import onnxruntime
-
         onnx_file = _path(prefix, ONNX_SUFFIX)
         if not onnx_file.is_file():
+            _require_export(prefix)
+            if not onnx_available():
+                raise CourseError("ONNX Runtime needs two optional packages: pip install onnxruntime paddle2onnx")
             _convert_to_onnx(prefix, onnx_file)
+        try:
+            import onnxruntime
+        except ImportError:
+            raise CourseError("ONNX Runtime is not installed: pip install onnxruntime paddle2onnx") from None
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or usable_cores()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: it warns about initializers paddle2onnx leaves unused
-        self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime's own exception types (InvalidProtobuf, Fail, ...)
+            raise CourseError(
+                f"{onnx_file} is not a model ONNX Runtime can run ({type(error).__name__}); delete it, "
+                "the next evaluate or predict converts the export again"
+            ) from None
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, images: np.ndarray) -> np.ndarray:

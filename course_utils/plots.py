@@ -28,6 +28,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from .prediction import is_uncertain, top_two
+
 NUM_CLASSES = 10
 RIGHT_COLOR = "black"
 WRONG_COLOR = "tab:red"
@@ -184,6 +186,7 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     """What the model saw and what it answered: the 28x28 input and a bar chart of the ten probabilities.
 
     ``probabilities`` is one softmax output, shape ``[10]`` or ``[1, 10]``; the predicted digit's bar is highlighted.
+    The title names the answer, or ``uncertain: 4 (0.55) or 9 (0.41)`` by the rule of ``prediction.is_uncertain``.
     ``original`` (a PIL image or an array, e.g. the student's photo) is shown first when given.
     """
     image = np.asarray(image28)
@@ -205,7 +208,11 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     bar_ax.set_ylim(0, 1)
     bar_ax.set_xlabel("digit")
     bar_ax.set_ylabel("probability")
-    bar_ax.set_title(f"prediction: {predicted} ({probs[predicted]:.2f})")
+    (first, p1), (second, p2) = top_two(probs)
+    if is_uncertain(probs):
+        bar_ax.set_title(f"uncertain: {first} ({p1:.2f}) or {second} ({p2:.2f})")
+    else:
+        bar_ax.set_title(f"prediction: {first} ({p1:.2f})")
     return fig
 
 

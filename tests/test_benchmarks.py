@@ -75,6 +75,17 @@ def test_targets_are_judged_from_the_measured_figures():
     assert met == {"data_first_batch": True, "data_memory": False, "inference": False, "notebooks": True}
 
 
+def test_the_predict_cold_start_target_needs_the_time_the_same_answer_and_no_paddle():
+    def judged(fast: float, same: bool = True, paddle_imported: bool = False) -> bool:
+        cold = {"median_seconds": {"fast": fast, "paddle": 2.5}, "same_answer": same,
+                "fast_path_imports_paddle": paddle_imported}
+        found = bench.targets({"inference": {"speedup_over_dynamic": 6.0, "fastest": "ONNX Runtime",
+                                             "identical_accuracy": True, "cold_predict": cold}})
+        return {target["id"]: target["met"] for target in found}["predict_cold_start"]
+
+    assert judged(0.6) and not judged(1.6) and not judged(0.6, same=False) and not judged(0.6, paddle_imported=True)
+
+
 def test_quick_run_prints_the_tables_and_saves_json(trained, tmp_path):
     _, checkpoint = trained
     env = {**os.environ, "COURSE_WORK_DIR": str(tmp_path / "work")}
@@ -91,4 +102,6 @@ def test_quick_run_prints_the_tables_and_saves_json(trained, tmp_path):
     assert saved["machine_before"]["cpu_cores"] == os.cpu_count()
     rows = saved["results"]["inference"]["rows"]
     assert rows["dynamic graph"]["accuracy"] > 0.9 and saved["results"]["inference"]["identical_accuracy"]
+    cold = saved["results"]["inference"]["cold_predict"]
+    assert cold["same_answer"] and not cold["fast_path_imports_paddle"] and "Cold `predict`" in done.stdout
     assert not list((tmp_path / "work" / "benchmarks").glob("run-*"))  # the run's scratch folder is removed

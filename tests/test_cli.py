@@ -1,11 +1,16 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import paddle
 import pytest
 
+from course_utils import cli, evaluation, prediction
+from course_utils.checkpoint import save_checkpoint
 from course_utils.cli import main
+from course_utils.models import DEFAULT_MODEL, MODELS, build_model
 from course_utils.settings import PROJECT_ROOT
 
 
@@ -37,10 +42,57 @@ def test_predict_reports_each_file_and_fails_on_bad_ones(trained, tmp_path, caps
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["file"] for line in lines] == [str(example), str(example)]
     assert all(len(line["probabilities"]) == 10 and 0 <= line["digit"] <= 9 for line in lines)
-    errors = err.strip().splitlines()
+    assert lines[0]["top_two"][0] == {"digit": 3, "probability": lines[0]["probabilities"][3]}
+    assert lines[0]["uncertain"] is False
+    errors = [line for line in err.strip().splitlines() if not line.startswith("note: ")]  # a first run exports
     assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
     for name, line in zip(["missing.png", "empty.png", "notes.jpg"], errors):
         assert name in line
+
+
+def test_predict_names_the_top_two_and_says_uncertain(trained, tmp_path, capsys):
+    """The trained model is sure of example_0 (a 3); an untrained one, or the pair of them, is not."""
+    _, checkpoint = trained
+    untrained = tmp_path / "untrained.pdckpt"
+    paddle.seed(3)
+    save_checkpoint(untrained, build_model("small_cnn"), model="small_cnn")
+    example = str(PROJECT_ROOT / "work" / "example_0.jpg")
+    assert main(["predict", example, "--checkpoint", str(checkpoint), "--backend", "dynamic"]) == 0
+    assert capsys.readouterr().out.startswith(f"{example}: 预测 / prediction: 3 (")
+    assert main(["predict", example, "--checkpoint", str(untrained), "--backend", "dynamic", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["uncertain"] is True and max(alone["probabilities"]) < 0.8
+    assert main(["predict", example, "--checkpoint", str(checkpoint), str(untrained), "--backend", "dynamic"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{example}: 不确定 / uncertain: 3 (") and " 或 / or " in out
+
+
+def test_predict_with_a_corrupt_onnx_file_notes_the_fallback_and_answers(trained, tmp_path, capsys):
+    _, saved = trained
+    checkpoint = tmp_path / "m.pdckpt"
+    shutil.copy(saved, checkpoint)
+    example = str(PROJECT_ROOT / "work" / "example_0.jpg")
+    assert main(["predict", example, "--checkpoint", str(checkpoint), "--json"]) == 0  # exports
+    expected = json.loads(capsys.readouterr().out)
+    (tmp_path / "m.onnx").write_bytes(b"\0" * 100)
+    assert main(["predict", example, "--checkpoint", str(checkpoint), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["digit"] == expected["digit"] == 3
+    assert err.startswith("note: ") and err.count("\n") == 1 and "m.onnx is not a model ONNX Runtime can run" in err
+
+
+def test_predict_refuses_a_checkpoint_of_another_model_in_one_line(tmp_path, capsys):
+    wrong = tmp_path / "wrong.pdckpt"
+    save_checkpoint(wrong, build_model("small_cnn"), model="mlp")  # says mlp, holds a small CNN's weights
+    assert main(["predict", str(PROJECT_ROOT / "work" / "example_0.jpg"), "--checkpoint", str(wrong)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: this checkpoint holds mlp, which does not fit MLP") and err.count("\n") == 1
+
+
+def test_the_command_lines_option_values_are_the_modules_own():
+    """cli lists them so that building the parser imports neither Paddle nor NumPy."""
+    assert cli.MODEL_NAMES == tuple(MODELS) and cli.DEFAULT_MODEL == DEFAULT_MODEL
+    assert cli.EVALUATE_BACKENDS == evaluation.BACKENDS and cli.PREDICT_BACKENDS == prediction.PREDICT_BACKENDS
 
 
 def test_evaluate_prints_accuracy_per_digit(trained, capsys):

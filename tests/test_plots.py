@@ -18,6 +18,7 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from course_utils import plots  # noqa: E402
+from course_utils.prediction import is_uncertain  # noqa: E402
 
 
 def digits(count: int) -> np.ndarray:
@@ -256,3 +257,11 @@ def test_every_figure_renders_silently_and_stays_out_of_pyplot():
         for fig in figures:
             fig.savefig(io.BytesIO(), format="png")
     assert plt.get_fignums() == []
+
+
+def test_show_prediction_says_uncertain_by_the_prediction_rule():
+    probabilities = np.full(10, 0.01)
+    probabilities[[4, 9]] = [0.55, 0.37]
+    assert is_uncertain(probabilities)
+    bar_ax = plots.show_prediction(digits(1)[0], probabilities).axes[-1]
+    assert bar_ax.get_title() == "uncertain: 4 (0.55) or 9 (0.37)"
