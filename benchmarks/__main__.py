@@ -1,8 +1,8 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets, save everything as JSON.
 
-Options: ``--only data,training,inference,notebooks`` (default: all four), ``--quick`` (a smoke test in seconds,
-on small data; its figures mean nothing), ``--checkpoint`` (the model for the inference part when training is not
-run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/latest.json``.
+Options: ``--only data,training,inference,photos,notebooks`` (default: all five), ``--quick`` (a smoke test in
+seconds, on small data; its figures mean nothing), ``--checkpoint`` (the model for the inference and photos parts when
+training is not run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/latest.json``.
 """
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from typing import Any
 
 from course_utils.settings import PROJECT_ROOT, work_dir
 
-from . import data, inference, notebooks, training
+from . import data, inference, notebooks, photos, training
 from .common import child_env, machine, run_child, table
 
-PARTS = ("data", "training", "inference", "notebooks")
+PARTS = ("data", "training", "inference", "photos", "notebooks")
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 QUICK_TRAIN_IMAGES = 500
 NOTEBOOK_BUDGET_SECONDS = 300
+PHOTOS_OVERALL = 0.97
+PHOTOS_EACH_CONDITION = 0.90
 
 
 def json_dataset(folder: Path, quick: bool) -> Path:
@@ -54,8 +56,20 @@ def inference_checkpoint(results: dict[str, Any], given: str | None, run_dir: Pa
     if given:
         return Path(given)
     checkpoint = run_dir / "fast-small_cnn.pdckpt"
-    run_child([sys.executable, "-m", "course_utils", "train", "--quiet", "--json", "--checkpoint", str(checkpoint)],
-              child_env(COURSE_FAST="1", COURSE_WORK_DIR=str(run_dir / "course-work")))
+    if not checkpoint.is_file():  # the inference and photos parts share it
+        run_child([sys.executable, "-m", "course_utils", "train", "--quiet", "--json", "--checkpoint",
+                   str(checkpoint)], child_env(COURSE_FAST="1", COURSE_WORK_DIR=str(run_dir / "course-work")))
+    return checkpoint
+
+
+def photos_checkpoint(results: dict[str, Any], given: str | None, run_dir: Path, quick: bool) -> Path:
+    """The model to read photos with: as for inference, except that a full run trains a default model (one
+    process) when it has none, since a fast-mode model's photo accuracy would mean nothing."""
+    if quick or "training" in results or given:
+        return inference_checkpoint(results, given, run_dir)
+    checkpoint = run_dir / "small_cnn.pdckpt"
+    run_child([sys.executable, "-m", "course_utils", "train", "--quiet", "--json", "--procs", "1", "--checkpoint",
+               str(checkpoint)], child_env(COURSE_WORK_DIR=str(run_dir / "course-work")))
     return checkpoint
 
 
@@ -109,6 +123,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{'identical' if i['identical_accuracy'] else 'DIFFERS'}",
             i["speedup_over_dynamic"] >= 5 and i["identical_accuracy"],
         ))
+    if "photos" in results:
+        overall = results["photos"]["overall"]
+        worst, accuracy = photos.worst_condition(results["photos"])
+        found.append(target(
+            "photos_overall", f"photos: course_utils reads >= {PHOTOS_OVERALL:.0%} of the photos and drawings",
+            f"{overall['course_utils accuracy']:.1%} of {overall['samples']} ({overall['refused']} refused; "
+            f"resize-only {overall['resize-only accuracy']:.1%})",
+            overall["course_utils accuracy"] >= PHOTOS_OVERALL,
+        ))
+        found.append(target(
+            "photos_conditions", f"photos: every condition >= {PHOTOS_EACH_CONDITION:.0%}",
+            f"worst: {worst} {accuracy:.1%}", accuracy >= PHOTOS_EACH_CONDITION,
+        ))
     if "notebooks" in results:
         n = results["notebooks"]
         found.append(target(
@@ -123,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="smoke test on small data; figures mean nothing")
-    parser.add_argument("--checkpoint", help="model for the inference part when the training part is not run")
+    parser.add_argument("--checkpoint", help="model for the inference and photos parts when training is not run")
     parser.add_argument("--results", default=str(RESULTS_DIR), help="folder for the JSON (default: %(default)s)")
     args = parser.parse_args(argv)
     parts = [part.strip() for part in args.only.split(",") if part.strip()]
@@ -154,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             elif part == "inference":
                 results[part] = inference.run(run_dir, inference_checkpoint(results, args.checkpoint, run_dir),
                                               quick=args.quick)
+            elif part == "photos":
+                per_condition = photos.QUICK_PER_CONDITION if args.quick else photos.PER_CONDITION
+                results[part] = photos.run(photos_checkpoint(results, args.checkpoint, run_dir, args.quick),
+                                           per_condition=per_condition)
             else:
                 results[part] = notebooks.run()
     finally:
@@ -162,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     report["targets"] = targets(results)
 
     renderers = {"data": data.render, "training": training.render, "inference": inference.render,
-                 "notebooks": notebooks.render}
+                 "photos": photos.render, "notebooks": notebooks.render}
     for part, result in results.items():
         print(renderers[part](result), end="\n\n")
     print(table("Targets", ["target", "measured", "met"],

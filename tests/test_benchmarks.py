@@ -7,10 +7,12 @@ import sys
 import numpy as np
 import paddle
 import pytest
+from PIL import Image
 
 from benchmarks import __main__ as bench
-from benchmarks import data, original_recipe
+from benchmarks import data, original_recipe, photos
 from course_utils.mnist import MnistData, Split, write_aistudio_json
+from course_utils.photo_sets import DRAWING_CONDITIONS, PHOTO_CONDITIONS, drawing_set
 from course_utils.settings import PROJECT_ROOT
 
 
@@ -70,24 +72,65 @@ def test_targets_are_judged_from_the_measured_figures():
                  "total_memory_ratio": 5.0},
         "inference": {"speedup_over_dynamic": 6.0, "fastest": "ONNX Runtime", "identical_accuracy": False},
         "notebooks": {"wall_seconds": 200.0, "summary": "6 passed", "returncode": 0},
+        "photos": {
+            "overall": {"samples": 200, "refused": 2, "course_utils accuracy": 0.975, "resize-only accuracy": 0.2},
+            "sets": {"photos": {"conditions": {"plain": {"course_utils accuracy": 1.0},
+                                               "marker": {"course_utils accuracy": 0.88}}},
+                     "drawings": {"conditions": {"thin_on_white": {"course_utils accuracy": 0.95}}}},
+        },
     }
     met = {target["id"]: target["met"] for target in bench.targets(results)}
-    assert met == {"data_first_batch": True, "data_memory": False, "inference": False, "notebooks": True}
+    assert met == {"data_first_batch": True, "data_memory": False, "inference": False, "notebooks": True,
+                   "photos_overall": True, "photos_conditions": False}
+    measured = {target["id"]: target["measured"] for target in bench.targets(results)}
+    assert measured["photos_conditions"] == "worst: photos/marker 88.0%"
+
+
+def test_photos_part_reads_each_condition_both_ways(trained):
+    _, checkpoint = trained
+    result = photos.run(checkpoint, per_condition=2)
+    assert list(result["sets"]["photos"]["conditions"]) == list(PHOTO_CONDITIONS)
+    assert list(result["sets"]["drawings"]["conditions"]) == list(DRAWING_CONDITIONS)
+    for part in result["sets"].values():
+        for row in part["conditions"].values():
+            assert row["samples"] == 2 and row["refused"] <= 2 - row["course_utils"]
+            assert len(row["misread"]) == 2 - row["course_utils"]
+    total = result["overall"]
+    assert total["samples"] == 2 * (len(PHOTO_CONDITIONS) + len(DRAWING_CONDITIONS))
+    # Squeezing the whole photo into 28x28 loses the digit; to_mnist finds it.
+    assert total["course_utils accuracy"] > total["resize-only accuracy"] + 0.3
+    worst, accuracy = photos.worst_condition(result)
+    name, condition = worst.split("/")
+    assert accuracy == result["sets"][name]["conditions"][condition]["course_utils accuracy"]
+    assert accuracy == min(row["course_utils accuracy"] for part in result["sets"].values()
+                           for row in part["conditions"].values())
+    table = photos.render(result)
+    assert "thin_pen" in table and "brush_transparent" in table and "both" in table
+
+
+def test_photos_write_saves_the_pictures_and_a_contact_sheet_per_set(tmp_path, mnist):
+    written = photos.write(tmp_path, per_condition=1)
+    assert {p.name for p in written if p.parent == tmp_path} == {"photos-sheet.png", "drawings-sheet.png"}
+    assert len(written) == 2 + 10 + 6
+    first = drawing_set(1, conditions=("thin_transparent",), test=mnist.test)[0]
+    saved = Image.open(tmp_path / "drawings" / f"thin_transparent-0-label{first.label}.png")
+    np.testing.assert_array_equal(np.asarray(saved), np.asarray(first.image))
 
 
 def test_quick_run_prints_the_tables_and_saves_json(trained, tmp_path):
     _, checkpoint = trained
     env = {**os.environ, "COURSE_WORK_DIR": str(tmp_path / "work")}
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--only", "data,inference", "--checkpoint", str(checkpoint),
-         "--results", str(tmp_path / "results")],
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "data,inference,photos", "--checkpoint",
+         str(checkpoint), "--results", str(tmp_path / "results")],
         check=False, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    for title in ("Data (training split", "Inference (small_cnn", "Targets"):
+    for title in ("Data (training split", "Inference (small_cnn", "Photos and drawings (small_cnn", "Targets"):
         assert title in done.stdout
     saved = json.loads((tmp_path / "results" / "latest.json").read_text())
-    assert saved["quick"] is True and set(saved["results"]) == {"data", "inference"}
+    assert saved["quick"] is True and set(saved["results"]) == {"data", "inference", "photos"}
+    assert saved["results"]["photos"]["overall"]["samples"] == 3 * 16
     assert saved["machine_before"]["cpu_cores"] == os.cpu_count()
     rows = saved["results"]["inference"]["rows"]
     assert rows["dynamic graph"]["accuracy"] > 0.9 and saved["results"]["inference"]["identical_accuracy"]

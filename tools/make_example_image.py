@@ -11,7 +11,8 @@ The course needs a picture that looks like what a student gets by photographing 
 
 Each digit is enlarged smoothly, thickened a little and given crisp pen-like edges. Deterministic (seed 0): running
 ``python tools/make_example_image.py`` again writes the same files (given the same Pillow). The MNIST file is read
-with gzip and numpy only, from $COURSE_DATA_DIR (default /work/shared/mnist).
+with gzip and numpy only, from $COURSE_DATA_DIR (default /work/shared/mnist). The paper's noise is
+`course_utils.photo_sets.smooth_noise`, shared with the evaluation sets, which render many more such photos.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+
+from course_utils.photo_sets import smooth_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_TEST_IMAGES = Path(os.environ.get("COURSE_DATA_DIR", "/work/shared/mnist")) / "t10k-images-idx3-ubyte.gz"
@@ -40,14 +43,6 @@ def pen_stroke(digit: np.ndarray, height: int, angle: float) -> np.ndarray:
     big = big.filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.GaussianBlur(height / 150))
     big = big.rotate(angle, resample=Image.Resampling.BICUBIC)
     return np.clip((np.asarray(big, dtype=np.float64) / 255.0 - 0.4) / 0.25, 0.0, 1.0)
-
-
-def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
-    """Noise in blobs of about ``scale`` pixels (a coarse random grid, enlarged), with unit standard deviation."""
-    height, width = shape
-    coarse = rng.normal(0.0, 1.0, (int(height / scale) + 2, int(width / scale) + 2)).astype(np.float32)
-    smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), dtype=np.float64)
-    return smooth / smooth.std()
 
 
 def place(stroke: np.ndarray, shape: tuple[int, int], top: int, left: int) -> np.ndarray:
