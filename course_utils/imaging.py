@@ -52,8 +52,10 @@ _OPENING = 3
 """The background filter's window is this fraction (1/3) of the shorter side: wider than the strokes of a digit."""
 _LINE = 3
 """A ruled line is straight over at least this fraction (1/3) of the shorter side..."""
-_LINE_SPAN = 0.6
-"""...and runs across at least this fraction of the sheet: longer than any stroke of a digit."""
+_LINE_SPAN = 0.8
+"""...runs across at least this fraction of the picture: longer than the strokes of any digit but one filling it..."""
+_LINE_WIDTH = 5
+"""...and is at most this many pixels wide (at the 512-pixel working size): the printed lines of a sheet are fine."""
 _LINE_TILT = 7
 """Ruled lines are looked for in bands this many pixels wide, so a sheet turned by up to about 2 degrees still has them."""
 _MIN_CONTRAST = 12.0
@@ -255,7 +257,9 @@ def remove_lines(residual: np.ndarray) -> np.ndarray:
         if not count:
             continue
         spans = np.array([s[axis].stop - s[axis].start for s in ndimage.find_objects(labels)])
-        long_lines = np.concatenate([[False], spans >= _LINE_SPAN * extent])[labels]
+        thickness = ndimage.sum_labels(np.ones_like(labels), labels, np.arange(1, count + 1)) / spans
+        is_line = (spans >= _LINE_SPAN * extent) & (thickness <= _LINE_TILT + _LINE_WIDTH)
+        long_lines = np.concatenate([[False], is_line])[labels]
         # A few noise deviations more than the line's level along its length, or its grain would stay as faint ink.
         lines = np.maximum(lines, np.where(long_lines, np.minimum(residual, straight + 3.0 * noise), 0.0))
     return residual - lines
@@ -279,7 +283,7 @@ def find_ink(residual: np.ndarray) -> np.ndarray:
     ink_level = np.median(residual[strong])
     if ink_level - paper_level < max(_MIN_CONTRAST, _MIN_SNR * noise):
         raise CourseError(_NO_DIGIT)
-    noise_floor = min(paper_level + 3.0 * noise, threshold - 1.0)
+    noise_floor = min(paper_level + 3.0 * noise, threshold)
     ink = apply_hysteresis_threshold(residual, noise_floor, threshold)
     return np.clip((residual - noise_floor) / (ink_level - noise_floor), 0.0, 1.0) * ink
 

@@ -300,9 +300,9 @@ def test_example_images_look_like_photos_and_give_their_digit(mnist_test, name):
 def test_steps_show_the_pipeline_and_end_in_the_result():
     steps = imaging.to_mnist_steps(Image.open(PROJECT_ROOT / "work" / "example_0.jpg"))
     names = [name for name, _ in steps]
-    assert names == ["grey", "ink made bright", "background removed", "specks dropped", "cropped, 20 px box",
-                     "centred 28x28"]
+    assert names == ["grey", "ink made bright", "background removed", "ruled lines removed", "ink found",
+                     "specks dropped", "cropped", "stroke width matched", "20 px box", "centred 28x28"]
     grey, bright = steps[0][1], steps[1][1]
     assert np.median(grey) > 128 > np.median(bright)  # dark ink on light paper was inverted
-    assert max(steps[4][1].shape) == 20
+    assert max(steps[8][1].shape) == 20
     np.testing.assert_array_equal(steps[-1][1], image_file_to_mnist(PROJECT_ROOT / "work" / "example_0.jpg"))
