@@ -52,10 +52,8 @@ _OPENING = 3
 """The background filter's window is this fraction (1/3) of the shorter side: wider than the strokes of a digit."""
 _LINE = 3
 """A ruled line is straight over at least this fraction (1/3) of the shorter side..."""
-_LINE_SPAN = 0.8
-"""...runs across at least this fraction of the picture: longer than the strokes of any digit but one filling it..."""
 _LINE_WIDTH = 5
-"""...and is at most this many pixels wide (at the 512-pixel working size): the printed lines of a sheet are fine."""
+"""...is at most this many pixels wide (at the 512-pixel working size), and runs from border to border of the picture."""
 _LINE_TILT = 7
 """Ruled lines are looked for in bands this many pixels wide, so a sheet turned by up to about 2 degrees still has them."""
 _MIN_CONTRAST = 12.0
@@ -64,7 +62,7 @@ _MIN_SNR = 8.0
 """...and by at least this many times the paper's noise (its grain, the camera's noise)."""
 _SPECK = 0.05
 """Ink blobs with less than this fraction of the largest blob's ink are specks, not part of the digit."""
-_MNIST_WIDTHS = (1.7, 4.1)
+_MNIST_WIDTHS = (1.6, 3.6)
 """MNIST's stroke widths in pixels at the 20x20 scale: all but the thinnest and thickest 5% of its digits lie in this
 range (`stroke_width` of upscaled training digits). Strokes outside it are brought to its nearer end."""
 _BOX = 20
@@ -241,28 +239,38 @@ def remove_lines(residual: np.ndarray) -> np.ndarray:
     """Step 4: erase the straight lines of squared or ruled paper, which are ink-like but not part of the digit.
 
     An opening with a long horizontal (then vertical) line keeps what is straight and long in that direction: ruled
-    lines, and the long bars of a large digit. Only what runs across most of the sheet counts as a line; it is
-    subtracted, so where a stroke crosses a line the stroke stays.
+    lines, and the long bars of a large digit. Only what is thin and runs from border to border (as the lines of a
+    sheet do, and a digit's strokes do not) counts as a line, and becomes background; where a stroke crosses a line,
+    the stroke stays.
     """
     height, width = residual.shape
     length = max(3, min(height, width) // _LINE)
+    # The widths are for the 512-pixel working size; a smaller picture (a 28x28 crop, say) has proportionally
+    # narrower lines, if any.
+    scale = max(height, width) / _WORK_SIZE
+    band = 2 * round(_LINE_TILT * scale / 2) + 1
     noise = _noise(residual)
     level = np.median(residual) + 4.0 * noise
-    lines = np.zeros_like(residual)
-    for axis, extent in ((1, width), (0, height)):
-        across = 1 - axis
-        banded = ndimage.maximum_filter1d(residual, _LINE_TILT, axis=across, mode="nearest")
+    lines = np.zeros(residual.shape, dtype=bool)
+    for axis in (1, 0):
+        banded = ndimage.maximum_filter1d(residual, band, axis=1 - axis, mode="nearest")
         straight = ndimage.grey_opening(banded, size=(1, length) if axis == 1 else (length, 1), mode="nearest")
         labels, count = ndimage.label(straight > level)
         if not count:
             continue
-        spans = np.array([s[axis].stop - s[axis].start for s in ndimage.find_objects(labels)])
+        boxes = ndimage.find_objects(labels)
+        spans = np.array([box[axis].stop - box[axis].start for box in boxes])
         thickness = ndimage.sum_labels(np.ones_like(labels), labels, np.arange(1, count + 1)) / spans
-        is_line = (spans >= _LINE_SPAN * extent) & (thickness <= _LINE_TILT + _LINE_WIDTH)
-        long_lines = np.concatenate([[False], is_line])[labels]
-        # A few noise deviations more than the line's level along its length, or its grain would stay as faint ink.
-        lines = np.maximum(lines, np.where(long_lines, np.minimum(residual, straight + 3.0 * noise), 0.0))
-    return residual - lines
+        borders = np.array([_borders_touched(box, residual.shape, band) for box in boxes])
+        is_line = (borders >= 2) & (thickness <= band + _LINE_WIDTH * scale)
+        # A line's level is the median of the opening along it: its faintest level over each stretch, wherever no
+        # stroke lies on it. A slightly turned thin line is brighter wherever it falls on a pixel's centre, up to
+        # about twice that, and has grain: all of that is line. What is brighter still is a stroke crossing the line
+        # (ink covers the line, it does not add to it), and stays.
+        levels = np.asarray(ndimage.median(straight, labels, np.arange(1, count + 1)))
+        limit = np.concatenate([[-np.inf], np.where(is_line, 2.0 * levels + 3.0 * noise, -np.inf)])[labels]
+        lines |= residual <= limit
+    return np.where(lines, 0.0, residual)
 
 
 def find_ink(residual: np.ndarray) -> np.ndarray:
@@ -307,13 +315,22 @@ def crop(ink: np.ndarray) -> np.ndarray:
 
 
 def stroke_width(ink: np.ndarray) -> float:
-    """The mean width of the strokes in pixels: the ink's area divided by the length of its skeleton (centre line).
+    """The mean width of the strokes in pixels, from the ink's area and its skeleton (centre line).
 
-    A stroke of width w and length l covers w * l pixels, and its skeleton is l pixels long.
+    A stroke of width w covers w pixels per pixel of its length, and its skeleton stops w/2 short of each free end:
+    area = w * (skeleton length + ends * w / 2), solved for w. Counting the ends matters for thick, short strokes.
     """
     mask = ink >= 0.5
-    length = skeletonize(mask).sum()
-    return float(mask.sum() / length) if length else 0.0
+    skeleton = skeletonize(mask)
+    length = skeleton.sum()
+    if not length:
+        return 0.0
+    neighbours = ndimage.convolve(skeleton.astype(np.int8), np.ones((3, 3), dtype=np.int8), mode="constant")
+    ends = np.count_nonzero(skeleton & (neighbours == 2))
+    area = mask.sum()
+    if not ends:
+        return float(area / length)
+    return float((np.sqrt(length**2 + 2.0 * ends * area) - length) / ends)
 
 
 def match_stroke_width(cropped: np.ndarray) -> np.ndarray:
@@ -325,24 +342,26 @@ def match_stroke_width(cropped: np.ndarray) -> np.ndarray:
     are grown (dilation, by a distance transform) or shrunk (erosion, keeping the skeleton so no stroke vanishes) to
     the middle of that range; others are left as they are.
     """
-    width = stroke_width(cropped)
-    scale = _BOX / max(cropped.shape)
     low, high = _MNIST_WIDTHS
-    if not width or low <= width * scale <= high:
-        return cropped
-    target = float(np.clip(width * scale, low, high))
-    change = (target / scale - width) / 2  # per side, in pixels of the crop
-    mask = cropped >= 0.5
-    # Pad so that a stroke grown outwards still fits in the picture.
-    pad = max(0, int(np.ceil(change))) + 1
-    mask = np.pad(mask, pad)
-    if change > 0:
-        grown = np.clip(change + 0.5 - ndimage.distance_transform_edt(~mask), 0.0, 1.0)
-        return crop(np.maximum(np.pad(cropped, pad), grown))
-    thinned = np.clip(ndimage.distance_transform_edt(mask) + change, 0.0, 1.0)
-    half = target / 2 / scale
-    centre_line = np.clip(half + 0.5 - ndimage.distance_transform_edt(~skeletonize(mask)), 0.0, 1.0) * mask
-    return crop(np.maximum(thinned, centre_line))
+    result = cropped
+    # The width is an average, and a blob's is overestimated (its skeleton is short), so thinning is repeated.
+    for _ in range(3):
+        width = stroke_width(result)
+        scale = _BOX / max(result.shape)
+        if not width or low <= width * scale <= high:
+            return result
+        target = float(np.clip(width * scale, low, high))
+        change = (target / scale - width) / 2  # per side, in pixels of the crop
+        mask = result >= 0.5
+        if change > 0:
+            pad = int(np.ceil(change)) + 1  # so that the grown strokes still fit in the picture
+            mask = np.pad(mask, pad)
+            grown = np.clip(change + 0.5 - ndimage.distance_transform_edt(~mask), 0.0, 1.0)
+            return crop(np.maximum(np.pad(result, pad), grown))
+        thinned = np.clip(ndimage.distance_transform_edt(mask) + change, 0.0, 1.0)
+        pen = np.clip(target / 2 / scale + 0.5 - ndimage.distance_transform_edt(~skeletonize(mask)), 0.0, 1.0)
+        result = crop(np.maximum(thinned, pen * mask))
+    return result
 
 
 def scale_to_box(cropped: np.ndarray) -> np.ndarray:
@@ -357,6 +376,14 @@ def scale_to_box(cropped: np.ndarray) -> np.ndarray:
 def _window(shape: tuple[int, ...]) -> int:
     """The odd window size of the background filter: about 1/3 of the shorter side, wider than any stroke."""
     return 2 * (min(shape) // (2 * _OPENING)) + 1
+
+
+def _borders_touched(box: tuple[slice, slice], shape: tuple[int, ...], near: int) -> int:
+    """How many of the picture's four borders a bounding box (a pair of slices) reaches, give or take ``near``
+    pixels (a line fades out at the very border of a photo)."""
+    rows, cols = box
+    return ((rows.start <= near) + (rows.stop >= shape[0] - near) + (cols.start <= near)
+            + (cols.stop >= shape[1] - near))
 
 
 def _coarse_size(shape: tuple[int, ...]) -> tuple[int, int]:
