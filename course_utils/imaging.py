@@ -10,22 +10,31 @@ off-centre smudge on a grey (not black) background, at a scale and position no t
 scale that differs from the one used in training, so the network's answer has little to do with the digit (and
 ``Image.ANTIALIAS`` no longer exists in Pillow 10).
 
-`to_mnist` instead repeats, step by step, what was done to build MNIST:
+`to_mnist` instead repeats, step by step, what was done to build MNIST; each step is a function of this module, and
+`to_mnist_steps` shows them all:
 
-1. Grey levels. Colour becomes grey; a transparent background is filled with the colour opposite to the ink.
-2. Polarity. Paper is the most common grey level and ink lies far from it on one side. If the ink is darker than the
-   paper, the image is inverted so that ink is bright and the background dark, as in MNIST.
-3. Background. Shadows and uneven light make the paper brighter in one place than in another, so no single grey level
-   is "paper". A morphological opening (a minimum filter, then a maximum filter, over a window wider than any stroke)
-   erases the strokes but keeps the lighting, gradients and sharp shadow edges alike; it is subtracted.
-4. Ink. Otsu's threshold splits what is left into background and ink; an image whose "ink" is no brighter than its
-   noise has no digit. Fainter pixels count as ink only where they continue a stroke, which keeps the strokes' soft
-   edges but not the paper's grain. Background becomes 0 and a typical ink pixel fully white.
-5. Crop. Specks of dust or noise far smaller than the digit are dropped, then the image is cropped to the ink's
-   bounding box.
-6. Size. The crop is scaled (Lanczos) so that its longer side is 20 pixels, keeping its aspect ratio: a "1" stays
-   tall and thin.
-7. Centre. It is placed in a black 28x28 field so that its centre of mass lands on pixel (14, 14), as in MNIST.
+1. `to_grey`: colour becomes grey (a transparent background is filled with the colour opposite to the ink), and
+   the picture is brought to at most 512 pixels on its longer side.
+2. `make_ink_bright`: ink is what differs from the paper around it (a median filter, which follows a shadow's
+   edge), on one side only. If it is darker than the paper, the image is inverted: ink bright, background dark.
+3. `remove_background`: shadows and uneven light make the paper brighter in one place than in another. A
+   morphological opening over a window wider than any stroke erases the strokes but keeps the lighting, gradients
+   and sharp shadow edges alike; it is subtracted (a white top-hat).
+4. `remove_lines`: the lines of squared or ruled paper, thin and straight from border to border, are found with an
+   opening along long horizontal and vertical lines and become background, except where a stroke covers them.
+5. `find_ink`: Otsu's threshold splits what is left into background and ink. The ink must stand out from the
+   paper's noise by a wide margin, measured against that noise, so a soft, faint but clear digit passes and an empty
+   sheet does not. Fainter pixels count as ink only where they continue a stroke (hysteresis). Background becomes 0
+   and a typical ink pixel 1.
+6. `drop_specks`: ink blobs far smaller than the largest one (dust, noise, pieces of lines) are erased.
+7. `crop`: the image is cut to the ink's bounding box.
+8. `match_stroke_width`: MNIST's strokes are 1.6-3.6 pixels wide once the digit is 20 pixels tall. Thinner strokes
+   (a fine pen, a 1-pixel drawing brush) are thickened, thicker ones (a marker) thinned, to the nearer end of that
+   range; `stroke_width` measures them (ink area and skeleton length).
+9. `scale_to_box`: the crop is scaled (Lanczos) so that its longer side is 20 pixels, keeping its aspect ratio: a
+   "1" stays tall and thin.
+10. `centre_by_mass`: it is placed in a black 28x28 field so that its centre of mass lands on pixel (14, 14), as in
+    MNIST.
 
 The result is uint8, like the MNIST files; `course_utils.preprocess.normalize` turns it into the model's input.
 """
