@@ -300,7 +300,8 @@ def find_ink(residual: np.ndarray) -> np.ndarray:
     ink_level = np.median(residual[strong])
     if ink_level - paper_level < max(_MIN_CONTRAST, _MIN_SNR * noise):
         raise CourseError(_NO_DIGIT)
-    noise_floor = min(paper_level + 3.0 * noise, threshold)
+    # Canny's rule of thumb puts the low threshold at about half the high one; noisy paper needs at least 3 deviations.
+    noise_floor = min(max(paper_level + 3.0 * noise, (paper_level + threshold) / 2), threshold)
     ink = apply_hysteresis_threshold(residual, noise_floor, threshold)
     return np.clip((residual - noise_floor) / (ink_level - noise_floor), 0.0, 1.0) * ink
 
