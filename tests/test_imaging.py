@@ -425,3 +425,12 @@ def test_the_public_steps_chained_give_to_mnist(mnist_test):
                  imaging.centre_by_mass):
         result = step(result)
     np.testing.assert_array_equal(result, to_mnist(photo))
+
+
+def test_a_hairline_with_faint_antialiasing_is_a_digit():
+    rgba = np.zeros((400, 400, 4), dtype=np.uint8)  # a drawing app's transparent canvas: transparent black
+    rgba[80:320, 200, :3] = rgba[80:320, 199, :3] = rgba[80:320, 201, :3] = 20
+    rgba[80:320, 200, 3] = 255  # the brush's one-pixel core...
+    rgba[80:320, 199, 3] = rgba[80:320, 201, 3] = 12  # ...and its faint edges, twice as many pixels
+    height, width = bounding_box(to_mnist(Image.fromarray(rgba)))
+    assert height == 20 and width <= 4
