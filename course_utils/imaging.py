@@ -65,6 +65,8 @@ _LINE_WIDTH = 5
 """...is at most this many pixels wide (at the 512-pixel working size), and runs from border to border of the picture."""
 _LINE_TILT = 7
 """Ruled lines are looked for in bands this many pixels wide, so a sheet turned by up to about 2 degrees still has them."""
+_DARKEST_PAPER = 32.0
+"""Contrast is measured relative to the paper's lightness, but never to less than this (of 255): deep shadow is noise."""
 _MIN_CONTRAST = 12.0
 """Ink must stand out from the paper by at least this many grey levels (of 255), or the image counts as blank..."""
 _MIN_SNR = 8.0
@@ -229,19 +231,22 @@ def make_ink_bright(grey: np.ndarray) -> np.ndarray:
 
 
 def remove_background(bright: np.ndarray) -> np.ndarray:
-    """Step 3: subtract the paper's level at every pixel, so that only the ink stands out from 0.
+    """Step 3: the ink's contrast with the paper at every pixel, so that only the ink stands out from 0.
 
     Shadows and uneven light make the paper brighter in one place than in another, so no single grey level is
     "paper". A morphological opening (a minimum filter, then a maximum filter, over a window wider than any stroke)
     erases the strokes but keeps slow gradients and the sharp edge of a shadow alike, which a blur would smear; the
-    difference (a white top-hat) is the ink.
+    difference (a white top-hat) is the ink. Light falls on ink and paper alike, so in a shadow the ink's difference
+    from the paper shrinks with the paper's lightness: the difference is divided by that lightness (255 minus the
+    ink-bright paper level), and a stroke running into a shadow keeps its strength.
     """
     size = _window(bright.shape)
     # Padding once by copying the border keeps a gradient or shadow monotone beyond the image, so the opening
     # reproduces it up to the border (each filter padding on its own would not).
     padded = np.pad(bright, size - 1, mode="edge")
     paper = ndimage.grey_opening(padded, size=size, mode="nearest")[size - 1 : 1 - size, size - 1 : 1 - size]
-    return np.clip(bright - paper, 0.0, None)
+    lightness = np.maximum(255.0 - paper, _DARKEST_PAPER)
+    return np.clip(bright - paper, 0.0, None) * (255.0 / lightness)
 
 
 def remove_lines(residual: np.ndarray) -> np.ndarray:
