@@ -19,6 +19,7 @@ shows each picture above its ``to_mnist`` result, for looking at them.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -201,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.checkpoint:
         parser.error("give --checkpoint (or --write DIR)")
-    print(render(run(Path(args.checkpoint), per_condition=args.per_condition, seed=args.seed)))
+    from course_utils.errors import CourseError
+
+    try:
+        print(render(run(Path(args.checkpoint), per_condition=args.per_condition, seed=args.seed)))
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

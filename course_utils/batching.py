@@ -10,7 +10,7 @@ Both shuffle the training order per epoch and keep the last, shorter batch unles
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import paddle
@@ -64,7 +64,8 @@ class ArrayLoader:
     ``set_epoch``, as with Paddle's ``DistributedBatchSampler``), so runs are reproducible, a resumed run continues
     the same sequence, and every process of a data-parallel run draws the same permutation before taking its own
     share (every ``world_size``-th index from ``rank``). ``shift`` > 0 moves each training image by up to that many
-    pixels at random (data augmentation).
+    pixels at random (data augmentation). ``augment`` (e.g. ``augment.augment_batch``) turns each batch's uint8
+    images into random variants, drawn from the same generator, before they are normalized.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class ArrayLoader:
         drop_last: bool = False,
         seed: int | None = None,
         shift: int = 0,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
@@ -85,6 +87,8 @@ class ArrayLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.shift = shift
+        self.augment = augment
+        self.raw = split.images
         self.rank = rank
         self.world_size = world_size
         self.seed = int(np.random.SeedSequence().entropy) if seed is None else seed
@@ -105,7 +109,7 @@ class ArrayLoader:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             index = order[start : start + self.batch_size]
-            images = self.images[index]
+            images = normalize(self.augment(self.raw[index], rng)) if self.augment else self.images[index]
             if self.shift:
                 images = random_shift(images, self.shift, rng)
             yield paddle.to_tensor(images), paddle.to_tensor(self.labels[index])

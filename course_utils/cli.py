@@ -106,6 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         schedule=args.schedule,
         shift=args.shift,
+        augment=args.augment,
         seed=args.seed,
     )
     data = load_mnist(args.data_dir, progress=not args.quiet)
@@ -256,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule", default="onecycle", choices=["constant", "onecycle", "cosine"], help="(default: %(default)s)"
     )
     sub.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to N pixels")
+    sub.add_argument(
+        "--augment", action="store_true", help="augment with rotation, scale, shift, stroke width, elastic distortion"
+    )
     sub.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     sub.add_argument("--checkpoint", help="where to save (default: work/checkpoints/<model>.pdckpt)")
     sub.add_argument("--resume", help="continue training from this checkpoint")
