@@ -434,3 +434,12 @@ def test_a_hairline_with_faint_antialiasing_is_a_digit():
     rgba[80:320, 199, 3] = rgba[80:320, 201, 3] = 12  # ...and its faint edges, twice as many pixels
     height, width = bounding_box(to_mnist(Image.fromarray(rgba)))
     assert height == 20 and width <= 4
+
+
+def test_upscaled_mnist_digits_come_back_nearly_unchanged(mnist_test):
+    images, _ = mnist_test
+    scores = []
+    for digit in images[100:140]:
+        scan = np.asarray(Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC))  # dark on white
+        scores.append(similarity(to_mnist(scan), digit))
+    assert min(scores) > 0.8 and np.mean(scores) > 0.95, np.round(scores, 3)
