@@ -300,9 +300,146 @@ def test_example_images_look_like_photos_and_give_their_digit(mnist_test, name):
 def test_steps_show_the_pipeline_and_end_in_the_result():
     steps = imaging.to_mnist_steps(Image.open(PROJECT_ROOT / "work" / "example_0.jpg"))
     names = [name for name, _ in steps]
-    assert names == ["grey", "ink made bright", "background removed", "specks dropped", "cropped, 20 px box",
-                     "centred 28x28"]
+    assert names == ["grey", "ink made bright", "background removed", "ruled lines removed", "ink found",
+                     "specks dropped", "cropped", "stroke width matched", "20 px box", "centred 28x28"]
     grey, bright = steps[0][1], steps[1][1]
     assert np.median(grey) > 128 > np.median(bright)  # dark ink on light paper was inverted
-    assert max(steps[4][1].shape) == 20
+    assert max(steps[8][1].shape) == 20
     np.testing.assert_array_equal(steps[-1][1], image_file_to_mnist(PROJECT_ROOT / "work" / "example_0.jpg"))
+
+
+def drawn(digit: np.ndarray, brush: float, *, scale: int = 12, canvas: int = 400) -> np.ndarray:
+    """A drawing of an MNIST digit, dark on white: its centre line (skeleton) traced with a round brush of the given
+    diameter in pixels, on a ``canvas`` x ``canvas`` sheet, as a mouse or tablet drawing or a pen of that width."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    big = np.asarray(Image.fromarray(digit).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)) > 127
+    distance = ndimage.distance_transform_edt(~skeletonize(big))
+    ink = np.clip(brush / 2 + 0.5 - distance, 0.0, 1.0)
+    sheet = np.zeros((canvas, canvas))
+    offset = (canvas - 28 * scale) // 2
+    sheet[offset : offset + 28 * scale, offset : offset + 28 * scale] = ink
+    return np.rint(255 * (1 - sheet)).astype(np.uint8)
+
+
+def width_at_box_scale(ink: np.ndarray) -> float:
+    """`imaging.stroke_width` of a crop, converted to pixels of the 20x20 box the crop will be scaled into."""
+    return imaging.stroke_width(ink) * 20 / max(ink.shape)
+
+
+def test_mnist_stroke_widths_are_what_the_range_says(mnist_test):
+    images, _ = mnist_test
+    widths = []
+    for digit in images[:300]:
+        big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.Resampling.BICUBIC), dtype=np.float64) / 255
+        widths.append(width_at_box_scale(imaging.crop(np.where(big > 0.05, big, 0.0))))
+    low, high = np.percentile(widths, [5, 95])
+    assert abs(low - imaging._MNIST_WIDTHS[0]) < 0.25 and abs(high - imaging._MNIST_WIDTHS[1]) < 0.4, (low, high)
+
+
+def test_mnist_digits_keep_their_strokes(mnist_test):
+    images, _ = mnist_test
+    unchanged = 0
+    for digit in images[:100]:
+        cropped = imaging.crop(digit / 255.0)
+        unchanged += np.array_equal(imaging.match_stroke_width(cropped), cropped)
+    assert unchanged >= 80  # only MNIST's own thinnest and thickest 5% each are adjusted
+
+
+@pytest.mark.parametrize("index", [2, 8, 18])  # a 1, an 8 and a 3
+def test_thin_strokes_are_thickened_to_mnist_width(mnist_test, index):
+    images, _ = mnist_test
+    cropped = imaging.crop(imaging.drop_specks(imaging.find_ink(imaging.remove_background(
+        imaging.make_ink_bright(imaging.to_grey(drawn(images[index], brush=1.5)))))))
+    assert width_at_box_scale(cropped) < 1.0  # a hairline once the digit is 20 pixels tall
+    assert imaging._MNIST_WIDTHS[0] - 0.2 <= width_at_box_scale(imaging.match_stroke_width(cropped)) <= 2.5
+    assert similarity(to_mnist(drawn(images[index], brush=1.5)), images[index]) > 0.7  # the same digit, redrawn
+
+
+@pytest.mark.parametrize("index", [2, 8, 18])
+def test_thick_strokes_are_thinned_to_mnist_width(mnist_test, index):
+    images, _ = mnist_test
+    marker = drawn(images[index], brush=80)
+    cropped = imaging.crop(imaging.find_ink(imaging.remove_background(imaging.make_ink_bright(imaging.to_grey(marker)))))
+    assert width_at_box_scale(cropped) > 5.0
+    low, high = imaging._MNIST_WIDTHS
+    assert low <= width_at_box_scale(imaging.match_stroke_width(cropped)) <= high + 0.3
+    assert similarity(to_mnist(marker), images[index]) > 0.75
+
+
+def test_grid_lines_are_removed_and_the_digit_kept(mnist_test):
+    images, _ = mnist_test
+    photo = np.asarray(photograph(images[18]), dtype=np.float64)
+    squared = photo.copy()
+    rows, cols = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    on_line = ((rows + cols // 60) % 40 < 3) | ((cols - rows // 60) % 40 < 3)  # a 40-pixel grid, turned ~1 degree
+    squared[on_line] -= 70
+    squared = np.clip(squared, 0, 255).astype(np.uint8)
+    residual = imaging.remove_background(imaging.make_ink_bright(imaging.to_grey(squared)))
+    unruled = imaging.remove_lines(residual)
+    # Above the digit (photographed below row 330 of 800, row 211 of 512), off the picture's border, where the
+    # lines' pieces cut by the border are too short to be seen as straight lines.
+    far_from_digit = (slice(10, 150), slice(10, -10))
+    plain = imaging.remove_background(imaging.make_ink_bright(imaging.to_grey(photo.astype(np.uint8))))
+    paper_grain = plain[far_from_digit].max()
+    assert residual[far_from_digit].max() > paper_grain + 30  # the lines were there
+    assert unruled[far_from_digit].max() < paper_grain + 10  # and are gone, down to about the paper's own grain
+    assert similarity(to_mnist(squared), images[18]) > 0.85
+    assert similarity(to_mnist(squared), to_mnist(photo.astype(np.uint8))) > 0.9
+
+
+def test_a_shadow_over_most_of_the_sheet_is_not_ink(mnist_test):
+    images, _ = mnist_test
+    rows, cols = np.mgrid[0:800, 0:600]
+    paper = np.where(cols - 0.3 * rows > 250, 230.0, 110.0)  # the lit part: the top right corner only
+    big = np.asarray(Image.fromarray(images[7]).resize((224, 224), Image.Resampling.BICUBIC)) / 255.0
+    ink = np.zeros((800, 600))
+    ink[40:264, 340:564] = big
+    photo = np.clip(paper * (1 - ink) + 35 * ink + np.random.default_rng(0).normal(0, 4, ink.shape), 0, 255)
+    photo = photo.astype(np.uint8)
+    assert np.median(photo) < 128  # the shadow is what most of the sheet looks like
+    bright = imaging.make_ink_bright(imaging.to_grey(photo))
+    assert bright[:20, 365:].mean() < 60  # the lit paper was made dark although the median grey is the shadow's
+    result = to_mnist(photo)
+    assert similarity(result, images[7]) > 0.85
+
+
+def test_a_soft_low_contrast_digit_is_accepted(mnist_test):
+    from scipy import ndimage
+
+    images, _ = mnist_test
+    big = np.asarray(Image.fromarray(images[8]).resize((392, 392), Image.Resampling.BICUBIC)) / 255.0
+    ink = np.zeros((800, 600))
+    ink[200:592, 100:492] = ndimage.gaussian_filter(big, 8)  # out of focus
+    photo = 190 - 28 * ink + np.random.default_rng(0).normal(0, 3, ink.shape)  # a faint pencil: 28 grey levels
+    assert similarity(to_mnist(np.clip(photo, 0, 255).astype(np.uint8)), images[8]) > 0.85
+
+
+def test_the_public_steps_chained_give_to_mnist(mnist_test):
+    images, _ = mnist_test
+    photo = photograph(images[11])
+    result = imaging.to_grey(photo)
+    for step in (imaging.make_ink_bright, imaging.remove_background, imaging.remove_lines, imaging.find_ink,
+                 imaging.drop_specks, imaging.crop, imaging.match_stroke_width, imaging.scale_to_box,
+                 imaging.centre_by_mass):
+        result = step(result)
+    np.testing.assert_array_equal(result, to_mnist(photo))
+
+
+def test_a_hairline_with_faint_antialiasing_is_a_digit():
+    rgba = np.zeros((400, 400, 4), dtype=np.uint8)  # a drawing app's transparent canvas: transparent black
+    rgba[80:320, 200, :3] = rgba[80:320, 199, :3] = rgba[80:320, 201, :3] = 20
+    rgba[80:320, 200, 3] = 255  # the brush's one-pixel core...
+    rgba[80:320, 199, 3] = rgba[80:320, 201, 3] = 12  # ...and its faint edges, twice as many pixels
+    height, width = bounding_box(to_mnist(Image.fromarray(rgba)))
+    assert height == 20 and width <= 4
+
+
+def test_upscaled_mnist_digits_come_back_nearly_unchanged(mnist_test):
+    images, _ = mnist_test
+    scores = []
+    for digit in images[100:140]:
+        scan = np.asarray(Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC))  # dark on white
+        scores.append(similarity(to_mnist(scan), digit))
+    assert min(scores) > 0.8 and np.mean(scores) > 0.95, np.round(scores, 3)
