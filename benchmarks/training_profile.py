@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     val, test = data.val, data.test
     if fast_mode():
-        val, test = (type(split)(split.images[:FAST_VAL_IMAGES], split.labels[:FAST_VAL_IMAGES]) for split in (val, test))
+        val, test = (type(s)(s.images[:FAST_VAL_IMAGES], s.labels[:FAST_VAL_IMAGES]) for s in (val, test))
     clock = time.perf_counter()
     predict_logits(model, val.images)
     fixed["validation"] = time.perf_counter() - clock

@@ -93,7 +93,7 @@ RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "
 """The ``train`` options a ``--recipe`` fixes (the others, e.g. ``--seed`` and ``--procs``, still apply)."""
 
 
-def _train_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) -> int:
+def _train_recipe(args: argparse.Namespace) -> int:
     """``train --recipe``: train each member as its own ``train`` command, then evaluate them together on the test set.
 
     Member ``i`` (from 1) gets seed ``--seed + i - 1`` and the checkpoint ``<checkpoint stem>-<i>.pdckpt``.
@@ -104,7 +104,8 @@ def _train_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) 
     from .training import RECIPES
 
     recipe = RECIPES[args.recipe]
-    changed = [f"--{name.replace('_', '-')}" for name in RECIPE_SETS if getattr(args, name) != parser_defaults[name]]
+    defaults = vars(build_parser().parse_args(["train"]))
+    changed = [f"--{name.replace('_', '-')}" for name in RECIPE_SETS if getattr(args, name) != defaults[name]]
     if changed or args.resume:
         given = ", ".join(changed + (["--resume"] if args.resume else []))
         raise CourseError(f"--recipe {args.recipe} sets the training options itself; leave out {given}")
@@ -123,7 +124,7 @@ def _train_recipe(args: argparse.Namespace, parser_defaults: dict[str, object]) 
         if code:
             return code
     data = load_mnist(args.data_dir, progress=False)
-    ensemble = _evaluate_ensemble(checkpoints, data.test, "auto")
+    ensemble = _evaluate_trained(checkpoints, data.test)
     minutes = (time.perf_counter() - started) / 60
     for checkpoint, evaluation in zip(checkpoints, ensemble.members):
         print(f"{checkpoint}: test accuracy {evaluation.result.accuracy:.2%}")
@@ -147,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, set_seed, train_model
 
     if args.recipe:
-        return _train_recipe(args, {name: build_parser().parse_args(["train"]).__dict__[name] for name in RECIPE_SETS})
+        return _train_recipe(args)
     procs = training_processes(args.procs, args.batch_size)
     if procs > 1:
         load_mnist(args.data_dir, progress=not args.quiet)  # download and cache once, here, not in every process
@@ -173,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if paddle.distributed.get_rank() != 0:
         return 0
-    test = _evaluate_checkpoint(checkpoint, data.test, "auto").result
+    test = _evaluate_trained([checkpoint], data.test).result
     print(f"val accuracy {history.val_accuracy[-1]:.2%}, test accuracy {test.accuracy:.2%}")
     print(f"checkpoint saved: {checkpoint}")
     if args.json:
@@ -196,6 +197,17 @@ def _evaluate_checkpoint(checkpoint: Path, split: Split, backend: str) -> Checkp
     if evaluation.fallback_reason:
         print(f"note: evaluated with {evaluation.backend}; skipped {evaluation.fallback_reason}", file=sys.stderr)
     return evaluation
+
+
+def _evaluate_trained(checkpoints: list[Path], split: Split) -> EnsembleEvaluation:
+    """Test accuracy right after training, by Paddle Inference if it works (else as ``auto`` would): ONNX Runtime
+    first spends seconds converting each new export, which only many later evaluations would win back."""
+    from .evaluation import evaluate_ensemble
+
+    try:
+        return evaluate_ensemble(checkpoints, split, backend="inference")
+    except CourseError:
+        return _evaluate_ensemble(checkpoints, split, "auto")
 
 
 def _evaluate_ensemble(checkpoints: list[Path], split: Split, backend: str) -> EnsembleEvaluation:

@@ -133,7 +133,8 @@ def test_recipe_best_is_a_documented_ensemble_preset(capsys):
         main(["train", "--help"])
     assert "--recipe {best}" in capsys.readouterr().out.replace("\n", " ")
     assert main(["train", "--recipe", "best", "--epochs", "2"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --recipe best sets the training options itself; leave out --epochs"
+    error = "error: --recipe best sets the training options itself; leave out --epochs"
+    assert capsys.readouterr().err.strip() == error
 
 
 def test_recipe_trains_each_member_and_evaluates_the_ensemble(tmp_path, capsys):
