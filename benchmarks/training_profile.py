@@ -6,7 +6,8 @@ JSON line:
 
 - ``fixed_seconds``: launcher start (from ``PROFILE_STARTED``, the parent's clock before it started the launcher, to
   this script's first line), ``import paddle``, loading MNIST, ``init_parallel_env``, the validation pass
-  (dynamic graph), saving the checkpoint, the export and the test evaluation through the fastest runtime;
+  (``training.validate``: dynamic graph, shared by the processes), saving the checkpoint, the export and the test
+  evaluation by Paddle Inference, as ``train`` does them;
 - ``step_ms``: per optimizer step at the default batch size (medians over ``--steps`` steps after a warm-up): taking the
   batch, forward (with the loss), backward, the all-reduce (backward with gradient synchronisation minus backward
   without: ``DataParallel.no_sync``), the optimizer and schedule step, and the per-step bookkeeping of
@@ -53,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from course_utils.batching import ArrayLoader
     from course_utils.checkpoint import save_checkpoint
-    from course_utils.evaluation import evaluate_checkpoint, predict_logits
+    from course_utils.evaluation import evaluate_checkpoint
     from course_utils.mnist import load_mnist
     from course_utils.models import DEFAULT_MODEL, build_model
     from course_utils.settings import fast_mode
-    from course_utils.training import FAST_STEPS, FAST_VAL_IMAGES, TrainConfig, make_optimizer, select_device, set_seed
+    from course_utils.training import (
+        FAST_STEPS, FAST_VAL_IMAGES, TrainConfig, make_optimizer, select_device, set_seed, validate,
+    )
 
     clock = time.perf_counter()
     data = load_mnist(progress=False)
@@ -119,15 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         step_ms["backward"] = _median_ms(backward_alone)
         step_ms["all_reduce"] = round(_median_ms(parts["backward"]) - step_ms["backward"], 2)
     step_ms["total"] = round(sum(step_ms.values()), 2)
-    if rank != 0:
-        return 0
 
     val, test = data.val, data.test
     if fast_mode():
         val, test = (type(s)(s.images[:FAST_VAL_IMAGES], s.labels[:FAST_VAL_IMAGES]) for s in (val, test))
     clock = time.perf_counter()
-    predict_logits(model, val.images)
+    validate(model, val, rank, world_size)
     fixed["validation"] = time.perf_counter() - clock
+    if rank != 0:
+        return 0
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / f"{name}.pdckpt"
         clock = time.perf_counter()
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         export_checkpoint(checkpoint, reuse=True)
         fixed["export"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        evaluation = evaluate_checkpoint(checkpoint, test)
+        evaluation = evaluate_checkpoint(checkpoint, test, backend="inference")  # what train uses (cli._evaluate_trained)
         fixed["test_evaluation"] = time.perf_counter() - clock
     report = {
         "model": name,
