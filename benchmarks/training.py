@@ -8,6 +8,9 @@ Every run is a separate process, timed from start to exit as a student would wai
 - the same command under Paddle's launcher with two processes (``paddle.distributed.launch --nproc_per_node 2``),
   which is what ``train`` (``--procs auto``) does by itself on a 2-core CPU.
 
+A profile (``training_profile``, run the way ``train`` runs itself) splits the default's time into fixed costs and
+the parts of one step, so that what to make faster is measured rather than guessed.
+
 "Seconds to 99%" is the wall time of the first run whose test accuracy is at least 99.0%: accuracy is measured at the
 end of a run (the one-cycle schedule only reaches its best accuracy at its end), so a run that ends below 99% has no
 such time.
@@ -15,6 +18,7 @@ such time.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +62,25 @@ def run(work: Path, json_file: Path, *, processes: tuple[int, ...] = (1, 2), qui
             "test_accuracy": report["test_accuracy"],
             "checkpoint": str(checkpoint),
         }
+    profiles = [profile(work, count, env) for count in processes]
     original = rows["original recipe, 1 epoch"]
     for row in rows.values():
         row["seconds_to_99"] = row["wall_seconds"] if row["test_accuracy"] >= TARGET_ACCURACY else None
         row["vs_original_epoch"] = row["wall_seconds"] / original["train_seconds"]
         row["vs_original_run"] = row["wall_seconds"] / original["wall_seconds"]
-    return {"rows": rows, "default_processes": default_processes()}
+    return {"rows": rows, "default_processes": default_processes(), "profiles": profiles}
+
+
+def profile(work: Path, count: int, env: dict[str, str]) -> dict[str, Any]:
+    """The default ``train``'s profile on ``count`` processes (``training_profile``), started as ``train`` starts it."""
+    script = str(Path(__file__).with_name("training_profile.py"))
+    if count == 1:
+        command = [sys.executable, script]
+    else:
+        command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(count),
+                   "--log_dir", str(work / f"profile-{count}p"), script]
+    report, _ = run_child(command, {**env, "PROFILE_STARTED": repr(time.time())})
+    return report
 
 
 def default_processes() -> int:
@@ -72,6 +89,20 @@ def default_processes() -> int:
     from course_utils.training import TrainConfig
 
     return training_processes("auto", TrainConfig().batch_size)
+
+
+def render_profiles(profiles: list[dict[str, Any]]) -> str:
+    """The profiles side by side: per-step parts in ms, then fixed costs in seconds."""
+    columns = [f"{p['processes']} proc." for p in profiles]
+    steps = [key for key in dict.fromkeys(key for p in profiles for key in p["step_ms"]) if key != "total"]
+    steps.append("total")
+    fixed = list(dict.fromkeys(key for p in profiles for key in p["fixed_seconds"]))
+    rows = [[f"step: {key} (ms)", *[p["step_ms"].get(key) for p in profiles]] for key in steps]
+    rows += [[f"fixed: {key} (s)", *[p["fixed_seconds"].get(key) for p in profiles]] for key in fixed]
+    first = profiles[0]
+    title = (f"Profile of the default train ({first['model']}, batch {first['batch_size']}, "
+             f"{first['steps_per_epoch']} steps per epoch per process; per step: medians; per process)")
+    return table(title, ["part", *columns], rows)
 
 
 def render(result: dict[str, Any]) -> str:
@@ -83,4 +114,7 @@ def render(result: dict[str, Any]) -> str:
     ]
     header = ["run", "procs", "wall s", "train s", "test acc", "s to 99%", "wall/orig. epoch", "wall/orig. run"]
     title = "Training (wall: the whole command; train: the epoch loop; original run: its parse, epoch and test)"
-    return table(title, header, rows)
+    parts = [table(title, header, rows)]
+    if result.get("profiles"):
+        parts.append(render_profiles(result["profiles"]))
+    return "\n\n".join(parts)

@@ -4,12 +4,13 @@ Two ways to run the model. ``evaluate`` and ``predict_logits`` take the model ob
 the notebooks teach it. ``evaluate_checkpoint``, which the command line uses, takes a saved checkpoint and runs its
 export through the fastest runtime available (ONNX Runtime if installed, else Paddle Inference: several times
 faster than the dynamic graph on a CPU; see ``export``), and falls back to the dynamic graph when none works.
+``evaluate_ensemble`` does that for several checkpoints and averages their probabilities.
 Paddle is imported where the dynamic graph runs, so ``softmax`` and the runtimes serve ``prediction``'s fast path,
 which never imports it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,3 +149,35 @@ def evaluate_checkpoint(
         raise CourseError(f"could not evaluate {checkpoint} with {failures[0]}; try --backend dynamic")
     model, meta = load_model(saved)
     return CheckpointEvaluation(evaluate(model, split, batch_size), "dynamic", meta, "; ".join(failures) or None)
+
+
+@dataclass(frozen=True)
+class EnsembleEvaluation:
+    """What ``evaluate_ensemble`` found: the ensemble's ``result`` and each member's own ``CheckpointEvaluation``.
+
+    The ensemble's ``result.logits`` are the logarithms of the averaged probabilities: their softmax is that average
+    and their argmax the ensemble's prediction.
+    """
+
+    result: EvalResult
+    members: list[CheckpointEvaluation]
+
+
+def evaluate_ensemble(
+    checkpoints: Sequence[str | Path], split: Split, *, backend: str = "auto", batch_size: int = 1000
+) -> EnsembleEvaluation:
+    """Evaluate the average of several models: each checkpoint by ``evaluate_checkpoint`` (its own fast path), then
+    the mean of their softmax probabilities per image.
+
+    Averaging probabilities rather than logits keeps every member's say bounded: one over-confident model cannot
+    outvote the others by the size of its logits. Every checkpoint is read before anything runs, so a missing or
+    wrong one fails at once.
+    """
+    if not checkpoints:
+        raise CourseError("no checkpoint to evaluate; give at least one")
+    for checkpoint in checkpoints:
+        load_checkpoint(checkpoint)
+    members = [evaluate_checkpoint(path, split, backend=backend, batch_size=batch_size) for path in checkpoints]
+    probabilities = np.mean([softmax(member.result.logits) for member in members], axis=0)
+    log_probabilities = np.log(np.maximum(probabilities, np.finfo(np.float32).tiny)).astype(np.float32)
+    return EnsembleEvaluation(result_from_logits(log_probabilities, split.labels), members)

@@ -128,6 +128,55 @@ def test_the_predict_cold_start_target_needs_the_time_the_same_answer_and_no_pad
     assert judged(0.6) and not judged(1.6) and not judged(0.6, same=False) and not judged(0.6, paddle_imported=True)
 
 
+def _training_rows(wall_1p, accuracy_1p, wall_2p, accuracy_2p, original_epoch=80.0):
+    rows = {"original recipe, 1 epoch": {"processes": 1, "train_seconds": original_epoch}}
+    for count, wall, accuracy in [(1, wall_1p, accuracy_1p), (2, wall_2p, accuracy_2p)]:
+        rows[f"course_utils train, {count}"] = {
+            "processes": count, "wall_seconds": wall, "test_accuracy": accuracy,
+            "vs_original_epoch": wall / original_epoch, "vs_original_run": wall / (original_epoch + 20),
+            "seconds_to_99": wall if accuracy >= 0.99 else None,
+        }
+    return {"rows": rows, "default_processes": 2}
+
+
+@pytest.mark.parametrize(
+    ("training", "best", "expected"),
+    [
+        (_training_rows(30.0, 0.991, 24.0, 0.9905), {"test_accuracy": 0.9961, "wall_minutes": 14.0},
+         {"training": True, "scale_out": True, "best": True}),
+        (_training_rows(30.0, 0.991, 24.5, 0.9905), {"test_accuracy": 0.9961, "wall_minutes": 15.5},  # > 0.3x, > 15 min
+         {"training": False, "scale_out": True, "best": False}),
+        (_training_rows(30.0, 0.991, 20.0, 0.9899), {"test_accuracy": 0.9959, "wall_minutes": 9.0},  # below 99%, 99.6%
+         {"training": False, "scale_out": False, "best": False}),
+    ],
+)
+def test_training_and_best_targets(training, best, expected):
+    results = {"training": training, "best": {**best, "members": 4, "member_test_accuracy": [0.995] * 4}}
+    assert {t["id"]: t["met"] for t in bench.targets(results)} == expected
+
+
+def test_best_is_a_part_but_not_a_default_one():
+    assert "best" in bench.PARTS and "best" not in bench.DEFAULT_PARTS
+
+
+def test_profile_splits_a_step_and_the_fixed_costs(tmp_path):
+    env = {**os.environ, "COURSE_WORK_DIR": str(tmp_path / "work"), "PROFILE_STARTED": "0"}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "training_profile.py"), "--steps", "8"],
+        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    steps, fixed = report["step_ms"], report["fixed_seconds"]
+    assert set(steps) == {"data", "forward", "backward", "optimizer", "bookkeeping", "total"}
+    assert steps["forward"] > 0 and steps["backward"] > 0 and steps["total"] >= steps["backward"]
+    assert {"launcher_start", "import_paddle", "load_mnist", "validation", "export", "test_evaluation"} <= set(fixed)
+    assert fixed["launcher_start"] > 1e9  # measured from the epoch the test gave as the parent's start
+    from benchmarks.training import render_profiles
+
+    assert "step: forward (ms)" in render_profiles([report])
+
+
 def test_quick_run_prints_the_tables_and_saves_json(trained, tmp_path):
     _, checkpoint = trained
     env = {**os.environ, "COURSE_WORK_DIR": str(tmp_path / "work")}

@@ -7,7 +7,7 @@ import sys
 import paddle
 import pytest
 
-from course_utils import cli, evaluation, prediction
+from course_utils import cli, evaluation, prediction, training
 from course_utils.checkpoint import save_checkpoint
 from course_utils.cli import main
 from course_utils.models import DEFAULT_MODEL, MODELS, build_model
@@ -93,6 +93,7 @@ def test_the_command_lines_option_values_are_the_modules_own():
     """cli lists them so that building the parser imports neither Paddle nor NumPy."""
     assert cli.MODEL_NAMES == tuple(MODELS) and cli.DEFAULT_MODEL == DEFAULT_MODEL
     assert cli.EVALUATE_BACKENDS == evaluation.BACKENDS and cli.PREDICT_BACKENDS == prediction.PREDICT_BACKENDS
+    assert cli.RECIPE_NAMES == tuple(training.RECIPES)
 
 
 def test_evaluate_prints_accuracy_per_digit(trained, capsys):
@@ -142,3 +143,71 @@ def test_child_processes_import_paddle_without_the_ccache_warning():
     quiet = subprocess.run([sys.executable, "-c", "import paddle"], capture_output=True, text=True, env=env)
     assert quiet.returncode == 0 and "ccache" not in quiet.stderr
     assert env["PYTHONWARNINGS"].startswith("default,")
+
+
+def test_evaluate_several_checkpoints_reports_the_ensemble_and_each_member(trained, tmp_path, capsys):
+    from course_utils.checkpoint import load_model, save_checkpoint
+    from course_utils.evaluation import evaluate_ensemble
+    from course_utils.mnist import load_mnist
+
+    _, checkpoint = trained
+    other = tmp_path / "other.pdckpt"
+    model, _ = load_model(checkpoint)
+    for parameter in model.parameters():  # a second member that differs from the first
+        parameter.set_value(parameter.numpy() * 0.9)
+    save_checkpoint(other, model, model="small_cnn")
+    assert main(["evaluate", "--checkpoint", str(checkpoint), str(other), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = evaluate_ensemble([checkpoint, other], load_mnist(progress=False).test, backend="dynamic")
+    assert report["model"] == "ensemble" and [m["checkpoint"] for m in report["members"]] == [str(checkpoint),
+                                                                                              str(other)]
+    assert abs(report["test_accuracy"] - expected.result.accuracy) <= 2e-4  # runtimes differ in the last bits
+    assert all(m["backend"] != "dynamic" for m in report["members"])  # each member took its fast path
+
+
+def test_evaluate_refuses_another_models_checkpoint_in_one_line(trained, tmp_path, capsys):
+    from course_utils.checkpoint import save_checkpoint
+    from course_utils.models import build_model
+
+    _, checkpoint = trained
+    wrong = save_checkpoint(tmp_path / "wrong.pdckpt", build_model("lenet5"), model="small_cnn")
+    assert main(["evaluate", "--checkpoint", str(checkpoint), str(wrong), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "does not fit SmallCNN" in err and err.count("\n") == 1
+
+
+def test_recipe_best_is_a_documented_ensemble_preset(capsys):
+    from course_utils.models import MODELS
+    from course_utils.training import RECIPES
+
+    best = RECIPES["best"]
+    assert best.model in MODELS and best.members >= 2 and best.config.shift > 0
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--recipe {best}" in capsys.readouterr().out.replace("\n", " ")
+    assert main(["train", "--recipe", "best", "--epochs", "2"]) == 2
+    error = "error: --recipe best sets the training options itself; leave out --epochs"
+    assert capsys.readouterr().err.strip() == error
+
+
+def test_recipe_trains_each_member_and_evaluates_the_ensemble(tmp_path, capsys):
+    from unittest import mock
+
+    from course_utils.checkpoint import load_checkpoint
+    from course_utils.evaluation import evaluate_ensemble
+    from course_utils.mnist import load_mnist
+    from course_utils.training import RECIPES, Recipe, TrainConfig
+
+    tiny = Recipe(model="softmax", config=TrainConfig(epochs=1, batch_size=64, shift=1), members=2)
+    with mock.patch.dict(RECIPES, {"best": tiny}):
+        code = main(["train", "--recipe", "best", "--seed", "5", "--checkpoint", str(tmp_path / "e.pdckpt"),
+                     "--procs", "1", "--quiet", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    paths = [tmp_path / "e-1.pdckpt", tmp_path / "e-2.pdckpt"]
+    assert report["checkpoints"] == [str(p) for p in paths]
+    configs = [load_checkpoint(p).meta["config"] for p in paths]
+    assert [c["seed"] for c in configs] == [5, 6] and all(c["shift"] == 1 and c["batch_size"] == 64 for c in configs)
+    expected = evaluate_ensemble(paths, load_mnist(progress=False).test, backend="dynamic")
+    assert abs(report["test_accuracy"] - expected.result.accuracy) <= 2e-4
+    assert len(report["member_test_accuracy"]) == 2 and report["test_accuracy"] > 0.5
