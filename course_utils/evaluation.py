@@ -173,6 +173,8 @@ def evaluate_ensemble(
     outvote the others by the size of its logits. Every checkpoint is read before anything runs, so a missing or
     wrong one fails at once.
     """
+    from .checkpoint import load_checkpoint
+
     if not checkpoints:
         raise CourseError("no checkpoint to evaluate; give at least one")
     for checkpoint in checkpoints:
