@@ -44,7 +44,8 @@ class TrainConfig:
 
     ``learning_rate`` is the peak rate of the ``onecycle`` schedule (warm up, then anneal), the start of ``cosine``,
     and the fixed rate of ``constant``. ``shift`` > 0 augments training images with random shifts of that many
-    pixels; ``augment`` with `augment.augment_batch` (rotation, scale, shift, stroke thickness, elastic distortion). ``batch_size`` is the global batch: a data-parallel run splits it across processes.
+    pixels; ``augment`` with `augment.augment_batch` (rotation, scale, shift, stroke thickness, elastic distortion).
+    ``batch_size`` is the global batch: a data-parallel run splits it across processes.
     """
 
     epochs: int = 1
@@ -54,7 +55,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     shift: int = 0
     # Not in the repr yet: chapter 3's stored output shows TrainConfig() without it (drop this when re-executing it).
-    augment: bool = field(default=False, repr=False)
+    augment: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
