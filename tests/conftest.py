@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
@@ -34,3 +35,23 @@ def trained(mnist: MnistData, tmp_path_factory: pytest.TempPathFactory) -> tuple
         train_model(model, data, checkpoint=checkpoint, progress=False, log=lambda line: None)
     model.eval()
     return model, checkpoint
+
+
+@pytest.fixture
+def save_model() -> Callable[[Path, int], object]:
+    """``save_model(path, seed)`` writes a checkpoint of a freshly initialised small CNN and returns the model: its
+    answers differ from seed to seed and from the trained one, so a stale export or a wrong file shows."""
+
+    import paddle
+
+    from course_utils.checkpoint import save_checkpoint
+    from course_utils.models import build_model
+
+    def save(path: Path, seed: int) -> object:
+        paddle.seed(seed)
+        model = build_model("small_cnn")
+        model.eval()
+        save_checkpoint(path, model, model="small_cnn")
+        return model
+
+    return save

@@ -8,26 +8,15 @@ import pytest
 
 import course_utils.mnist
 from course_utils import evaluation, export
-from course_utils.checkpoint import save_checkpoint
 from course_utils.cli import main
 from course_utils.errors import CourseError
 from course_utils.evaluation import evaluate, evaluate_checkpoint
 from course_utils.mnist import MnistData, Split
-from course_utils.models import build_model
 
 
 @pytest.fixture(scope="module")
 def test_images(mnist) -> Split:
     return Split(mnist.test.images[:2000], mnist.test.labels[:2000])
-
-
-def save_model(path, seed: int):
-    """A checkpoint of a freshly initialised small CNN (its predictions differ from seed to seed)."""
-    paddle.seed(seed)
-    model = build_model("small_cnn")
-    model.eval()
-    save_checkpoint(path, model, model="small_cnn")
-    return model
 
 
 def test_fastest_runtime_is_used_and_agrees_with_the_dynamic_graph(trained, tmp_path, test_images):
@@ -47,7 +36,7 @@ def test_fastest_runtime_is_used_and_agrees_with_the_dynamic_graph(trained, tmp_
             assert forced.backend == name and forced.result.accuracy == expected.accuracy
 
 
-def test_export_is_reused_until_the_checkpoint_changes(tmp_path, test_images):
+def test_export_is_reused_until_the_checkpoint_changes(tmp_path, test_images, save_model):
     checkpoint = tmp_path / "m.pdckpt"
     save_model(checkpoint, seed=1)
     evaluate_checkpoint(checkpoint, test_images, backend="inference")
@@ -61,7 +50,7 @@ def test_export_is_reused_until_the_checkpoint_changes(tmp_path, test_images):
     assert (tmp_path / "m.pdiparams").stat().st_mtime_ns != written
 
 
-def test_exporting_again_drops_the_stale_onnx_copy(tmp_path):
+def test_exporting_again_drops_the_stale_onnx_copy(tmp_path, save_model):
     checkpoint = tmp_path / "m.pdckpt"
     save_model(checkpoint, seed=1)
     prefix = export.export_checkpoint(checkpoint)
@@ -72,7 +61,7 @@ def test_exporting_again_drops_the_stale_onnx_copy(tmp_path):
     assert json.loads((tmp_path / "m.source.json").read_text())["paddle"] == paddle.__version__
 
 
-def test_a_failing_runtime_falls_back_to_the_dynamic_graph(tmp_path, test_images, monkeypatch):
+def test_a_failing_runtime_falls_back_to_the_dynamic_graph(tmp_path, test_images, monkeypatch, save_model):
     model = save_model(tmp_path / "m.pdckpt", seed=3)
 
     def broken(prefix):
@@ -87,7 +76,7 @@ def test_a_failing_runtime_falls_back_to_the_dynamic_graph(tmp_path, test_images
         evaluate_checkpoint(tmp_path / "m.pdckpt", test_images, backend="inference")
 
 
-def test_without_onnx_packages_auto_uses_paddle_inference(tmp_path, test_images, monkeypatch):
+def test_without_onnx_packages_auto_uses_paddle_inference(tmp_path, test_images, monkeypatch, save_model):
     save_model(tmp_path / "m.pdckpt", seed=1)
     monkeypatch.setattr(evaluation, "onnx_available", lambda: False)
     found = evaluate_checkpoint(tmp_path / "m.pdckpt", test_images)
@@ -97,7 +86,9 @@ def test_without_onnx_packages_auto_uses_paddle_inference(tmp_path, test_images,
         export.OnnxModel(tmp_path / "m")
 
 
-def test_a_failed_export_is_a_fallback_but_a_missing_checkpoint_is_an_error(tmp_path, test_images, monkeypatch):
+def test_a_failed_export_is_a_fallback_but_a_missing_checkpoint_is_an_error(
+    tmp_path, test_images, monkeypatch, save_model
+):
     save_model(tmp_path / "m.pdckpt", seed=1)
 
     def no_disk_space(*args, **kwargs):
@@ -112,7 +103,9 @@ def test_a_failed_export_is_a_fallback_but_a_missing_checkpoint_is_an_error(tmp_
         evaluate_checkpoint(tmp_path / "m.pdckpt", test_images, backend="tensorrt")
 
 
-def test_cli_evaluate_reports_the_backend_and_notes_a_fallback(tmp_path, mnist, test_images, monkeypatch, capsys):
+def test_cli_evaluate_reports_the_backend_and_notes_a_fallback(
+    tmp_path, mnist, test_images, monkeypatch, capsys, save_model
+):
     save_model(tmp_path / "m.pdckpt", seed=1)
     small = MnistData(mnist.train, mnist.val, test_images)
     monkeypatch.setattr(course_utils.mnist, "load_mnist", lambda *args, **kwargs: small)

@@ -4,15 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
-import paddle
 import pytest
 from PIL import Image
 
-from course_utils.checkpoint import save_checkpoint
 from course_utils.errors import CourseError
 from course_utils.export import current_onnx
 from course_utils.imaging import image_file_to_mnist
-from course_utils.models import build_model
 from course_utils.prediction import (
     UNCERTAIN_BELOW,
     CheckpointPredictor,
@@ -68,15 +65,6 @@ def test_find_images_lists_only_images(tmp_path):
 EXAMPLE = PROJECT_ROOT / "work" / "example_0.jpg"
 
 
-def save_model(path, seed: int):
-    """A checkpoint of a freshly initialised small CNN (its answers differ from seed to seed and from training)."""
-    paddle.seed(seed)
-    model = build_model("small_cnn")
-    model.eval()
-    save_checkpoint(path, model, model="small_cnn")
-    return model
-
-
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
     """A copy of the trained checkpoint, in a folder of its own, with its ONNX export made by a first predictor."""
@@ -102,7 +90,7 @@ def test_a_current_export_runs_in_onnx_runtime_with_the_dynamic_graphs_answer(tr
     assert dynamic.backends == ["dynamic"] and dynamic.notes == []
 
 
-def test_a_changed_checkpoint_never_gets_its_old_exports_answer(trained, tmp_path):
+def test_a_changed_checkpoint_never_gets_its_old_exports_answer(trained, tmp_path, save_model):
     model, saved = trained
     checkpoint = tmp_path / "m.pdckpt"
     shutil.copy(saved, checkpoint)
@@ -133,7 +121,7 @@ def test_a_corrupt_onnx_file_falls_back_with_a_note_and_is_converted_again(expor
     assert CheckpointPredictor([checkpoint]).backends == ["onnxruntime"]
 
 
-def test_several_checkpoints_average_their_probabilities(exported, tmp_path):
+def test_several_checkpoints_average_their_probabilities(exported, tmp_path, save_model):
     other = tmp_path / "other.pdckpt"
     save_model(other, seed=2)
     one, two = CheckpointPredictor([exported]), CheckpointPredictor([other], backend="dynamic")
