@@ -73,6 +73,8 @@ _MIN_CONTRAST = 12.0
 """Ink must stand out from the paper by at least this many grey levels (of 255), or the image counts as blank..."""
 _MIN_SNR = 8.0
 """...and by at least this many times the paper's noise (its grain, the camera's noise)."""
+_INSIDE = 0.25
+"""`make_ink_bright` decides by what lies away from the border if that is at least this fraction of the whole."""
 _SPECK = 0.05
 """Ink blobs with less than this fraction of the largest blob's ink are specks, not part of the digit."""
 _MNIST_WIDTHS = (1.6, 3.6)
@@ -218,6 +220,11 @@ def make_ink_bright(grey: np.ndarray) -> np.ndarray:
     colour, and follows the edge of a shadow. What lies clearly above that level is weighed against what lies below:
     a shadow's edge adds as much to one side as to the other, the ink to one side only. Comparing with the local
     paper rather than with the whole image's median keeps a shadow over half of the sheet from passing for the paper.
+
+    Where a shadow's edge meets the picture's border at a sharp angle, the median rounds the corner off, and the
+    paper there looks like ink on one side only. Such errors touch the border; a digit photographed to be read does
+    not. So only what lies away from the border is weighed, unless that is too little to go by (a digit that runs
+    off the picture leaves only the paper's grain inside).
     """
     values = grey.astype(np.float64)
     height, width = grey.shape
@@ -227,9 +234,20 @@ def make_ink_bright(grey: np.ndarray) -> np.ndarray:
     # A 3x3 mean first, so single noisy pixels weigh little on either side.
     deviation = ndimage.uniform_filter(values, 3, mode="nearest") - np.asarray(paper, dtype=np.float64)
     margin = 3.0 * _noise(deviation)
-    dark = np.clip(-deviation - margin, 0.0, None).sum()
-    light = np.clip(deviation - margin, 0.0, None).sum()
-    return 255.0 - values if dark > light else values
+    dark, light = np.clip(-deviation - margin, 0.0, None), np.clip(deviation - margin, 0.0, None)
+    dark_inside, light_inside = _away_from_border(dark), _away_from_border(light)
+    if dark_inside + light_inside >= _INSIDE * (dark.sum() + light.sum()):
+        return 255.0 - values if dark_inside > light_inside else values
+    return 255.0 - values if dark.sum() > light.sum() else values
+
+
+def _away_from_border(strength: np.ndarray) -> float:
+    """The total of ``strength`` over its connected pieces (where it is > 0) that do not touch the picture's border."""
+    labels, count = ndimage.label(strength > 0, structure=np.ones((3, 3)))
+    touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    totals = np.concatenate([[0.0], ndimage.sum_labels(strength, labels, np.arange(1, count + 1))])
+    totals[touching] = 0.0
+    return float(totals.sum())
 
 
 def remove_background(bright: np.ndarray) -> np.ndarray:

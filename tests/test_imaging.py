@@ -405,6 +405,27 @@ def test_a_shadow_over_most_of_the_sheet_is_not_ink(mnist_test):
     assert similarity(result, images[7]) > 0.85
 
 
+@pytest.mark.parametrize("slope", [0.5, 0.75, 1.0])
+def test_a_shadow_edge_meeting_the_border_at_a_sharp_angle_does_not_flip_the_ink(slope):
+    # The lit part is a narrow wedge in the lower left corner; a median filter rounds off such corners, so the paper
+    # there looks like light "ink" on one side only. Weighing the whole page made thin dark strokes lose to it.
+    rows, cols = np.mgrid[0:800, 0:600]
+    paper = np.where(cols < slope * (rows - 250), 235.0, 150.0)
+    stroke = (np.abs((cols - 380) + 0.35 * (rows - 300)) < 5) & (rows > 150) & (rows < 450)
+    photo = paper * (1 - 0.75 * stroke) + np.random.default_rng(0).normal(0, 3, paper.shape)
+    grey = imaging.to_grey(np.clip(photo, 0, 255).astype(np.uint8))
+    assert not np.array_equal(imaging.make_ink_bright(grey), grey.astype(np.float64))  # inverted: the ink is dark
+
+
+def test_a_digit_running_off_the_picture_keeps_its_polarity(mnist_test):
+    images, _ = mnist_test
+    big = np.asarray(Image.fromarray(images[2]).resize((700, 700), Image.Resampling.BICUBIC)) / 255.0
+    cut = big[40:540, 170:570]  # the 1 reaches the top and bottom borders
+    photo = np.clip(230 * (1 - cut) + 40 * cut + np.random.default_rng(0).normal(0, 3, cut.shape), 0, 255)
+    grey = imaging.to_grey(photo.astype(np.uint8))
+    assert not np.array_equal(imaging.make_ink_bright(grey), grey.astype(np.float64))  # inverted: dark ink
+
+
 def test_a_soft_low_contrast_digit_is_accepted(mnist_test):
     from scipy import ndimage
 
