@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 from .common import table
 
-PER_CONDITION = 50
+PER_CONDITION = 100
 QUICK_PER_CONDITION = 3
 METHODS = ("resize-only", "course_utils")
 
@@ -69,7 +69,7 @@ def run(checkpoint: Path, *, per_condition: int = PER_CONDITION, seed: int = 0) 
 
     from course_utils.checkpoint import load_model
     from course_utils.mnist import load_mnist
-    from course_utils.photo_sets import digit_indices
+    from course_utils.photo_sets import ALL_CONDITIONS, digit_indices
     from course_utils.preprocess import normalize
 
     model, meta = load_model(checkpoint)
@@ -82,7 +82,7 @@ def run(checkpoint: Path, *, per_condition: int = PER_CONDITION, seed: int = 0) 
             return model(paddle.to_tensor(batch)).numpy().argmax(axis=1)
 
     test = load_mnist(download=False, progress=False).test
-    chosen = digit_indices(per_condition, seed)
+    chosen = np.concatenate([digit_indices(per_condition, condition, seed) for condition in ALL_CONDITIONS])
     # The ceiling: the same digits as the MNIST images they were drawn from.
     result["mnist_accuracy"] = float(np.mean(predict(normalize(test.images[chosen])) == test.labels[chosen]))
     for name, (make, conditions) in sets().items():
@@ -144,7 +144,7 @@ def render(result: dict[str, Any]) -> str:
                  f"{total['course_utils accuracy']:.1%}", total["refused"]])
     title = (f"Photos and drawings ({result['model']}, {result['per_condition']} MNIST test digits per condition, "
              f"seed {result['seed']})")
-    footer = (f"\nThe same {result['per_condition']} digits as MNIST images: {result['mnist_accuracy']:.1%} read right. "
+    footer = (f"\nThe same {total['samples']} digits as MNIST images: {result['mnist_accuracy']:.1%} read right. "
               "resize-only: the original tutorial's resize and inversion; course_utils: to_mnist + normalize.")
     return table(title, ["set", "condition", "pictures", "resize-only", "course_utils", "refused"], rows) + footer
 

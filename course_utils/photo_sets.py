@@ -26,9 +26,11 @@ slight lens blur and JPEG compression (decoded again, as a user's file would be)
 lines with a thin (1-3 px) or a normal (8-16 px) brush, antialiased, black on white, white on black, or dark ink on a
 transparent RGBA background (transparent pixels stored as transparent black, as canvases do).
 
-Every condition renders the same digits, so conditions can be compared with each other: the first ``per_condition``
-of a fixed, seeded order of the MNIST test set (`digit_indices`). Everything is generated on the fly from the seed,
-without the network; the same seed gives the same pixels, and a smaller set is the start of a larger one.
+Each condition renders digits of its own (`digit_indices`), so that a set of 50 pictures in each of the 16
+conditions holds 800 different digits: a few hard digits (a writer's 7 that looks like a 2) then weigh on one
+condition, not on all of them at once, and the overall figure measures the preprocessing rather than the luck of the
+draw. Everything is generated on the fly from the seed, without the network; the same seed gives the same pixels, and
+a smaller set is the start of a larger one.
 """
 from __future__ import annotations
 
@@ -48,8 +50,10 @@ PHOTO_CONDITIONS = ("plain", "squared", "ruled", "shadow", "blur", "thin_pen", "
                     "coloured")
 DRAWING_CONDITIONS = ("thin_on_white", "brush_on_white", "thin_on_black", "brush_on_black", "thin_transparent",
                       "brush_transparent")
+ALL_CONDITIONS = PHOTO_CONDITIONS + DRAWING_CONDITIONS
 SOURCE_INDICES = range(0, 10_000)
 """The digits come from these indices of the MNIST **test** split (all of it): no set ever holds a training digit."""
+MAX_PER_CONDITION = len(SOURCE_INDICES) // len(ALL_CONDITIONS)
 
 _PAGES = ((800, 600), (600, 800), (700, 700))
 _PAPERS = ((238, 234, 224), (244, 242, 236), (232, 230, 226), (240, 236, 218))
@@ -74,12 +78,19 @@ class Sample:
     index: int
 
 
-def digit_indices(count: int, seed: int = 0) -> np.ndarray:
-    """The MNIST test indices a set of ``count`` digits per condition uses: a seeded order of `SOURCE_INDICES`."""
+def digit_indices(count: int, condition: str, seed: int = 0) -> np.ndarray:
+    """The MNIST test indices of the ``count`` digits that ``condition``'s pictures show.
+
+    One seeded order of `SOURCE_INDICES` is dealt out like cards, one digit to each of `ALL_CONDITIONS` in turn: no
+    two conditions share a digit, and a larger ``count`` only adds digits at the end.
+    """
+    if condition not in ALL_CONDITIONS:
+        raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(ALL_CONDITIONS)}")
+    if not 0 < count <= MAX_PER_CONDITION:
+        raise ValueError(f"count must be between 1 and {MAX_PER_CONDITION}, got {count}")
     order = np.random.default_rng(seed).permutation(len(SOURCE_INDICES))
-    if not 0 < count <= len(order):
-        raise ValueError(f"count must be between 1 and {len(order)}, got {count}")
-    return np.asarray(SOURCE_INDICES)[order[:count]]
+    dealt = order[ALL_CONDITIONS.index(condition) :: len(ALL_CONDITIONS)]
+    return np.asarray(SOURCE_INDICES)[dealt[:count]]
 
 
 def photo_set(per_condition: int = 50, seed: int = 0, conditions: Sequence[str] = PHOTO_CONDITIONS,
@@ -114,7 +125,7 @@ def _make_set(kind: str, per_condition: int, seed: int, conditions: Sequence[str
     render = _photo if kind == "photos" else _drawing
     samples = []
     for condition in conditions:
-        for i, index in enumerate(digit_indices(per_condition, seed)):
+        for i, index in enumerate(digit_indices(per_condition, condition, seed)):
             # One generator per picture: a picture does not depend on which others are made.
             rng = np.random.default_rng([seed, known.index(condition), i, 0 if kind == "photos" else 1])
             image = render(test.images[index], condition, rng)

@@ -44,14 +44,21 @@ def test_the_same_seed_gives_the_same_pixels_and_another_seed_other_pictures(mni
     np.testing.assert_array_equal(np.asarray(one[0].image), np.asarray(shadow[0].image))
 
 
-def test_every_condition_renders_the_same_test_digits_with_their_labels(mnist, photos, drawings):
+def test_every_condition_renders_test_digits_of_its_own_with_their_labels(mnist, photos, drawings):
     for samples, conditions in ((photos, photo_sets.PHOTO_CONDITIONS), (drawings, photo_sets.DRAWING_CONDITIONS)):
         assert [s.condition for s in samples] == [c for c in conditions for _ in range(3)]
-        chosen = list(photo_sets.digit_indices(3, seed=0))
         for condition in conditions:
+            chosen = list(photo_sets.digit_indices(3, condition, seed=0))
             assert [s.index for s in samples if s.condition == condition] == chosen
         for sample in samples:
             assert sample.label == mnist.test.labels[sample.index] and sample.index in photo_sets.SOURCE_INDICES
+    assert len({s.index for s in photos + drawings}) == len(photos + drawings)  # no digit in two conditions
+    per_condition = photo_sets.MAX_PER_CONDITION
+    every = np.concatenate([photo_sets.digit_indices(per_condition, c) for c in photo_sets.ALL_CONDITIONS])
+    assert len(set(every)) == len(every) == per_condition * len(photo_sets.ALL_CONDITIONS)
+    assert list(photo_sets.digit_indices(5, "plain"))[:3] == list(photo_sets.digit_indices(3, "plain"))
+    with pytest.raises(ValueError, match="count must be"):
+        photo_sets.digit_indices(per_condition + 1, "plain")
     assert {s.image.mode for s in photos} == {"RGB"} and {s.image.size for s in drawings} == {(400, 400)}
     assert all(min(s.image.size) >= 600 for s in photos)
     with pytest.raises(ValueError, match="unknown condition"):
@@ -61,7 +68,7 @@ def test_every_condition_renders_the_same_test_digits_with_their_labels(mnist, p
 def test_no_set_holds_a_training_digit(mnist):
     training = {hashlib.sha1(image.tobytes()).digest() for image in mnist.train.images}
     training |= {hashlib.sha1(image.tobytes()).digest() for image in mnist.val.images}
-    used = mnist.test.images[photo_sets.digit_indices(len(photo_sets.SOURCE_INDICES))]
+    used = mnist.test.images[list(photo_sets.SOURCE_INDICES)]
     assert not any(hashlib.sha1(image.tobytes()).digest() in training for image in used)
 
 
