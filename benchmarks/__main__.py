@@ -113,15 +113,6 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"whole run), {default['processes']} process(es)",
                 default["test_accuracy"] >= 0.99 and default["vs_original_epoch"] <= TRAINING_RATIO,
             ))
-        one, two = runs.get(1), runs.get(2)
-        if one is not None and two is not None:
-            found.append(target(
-                "scale_out", "scale-out: 2 processes reach 99.0% sooner than 1",
-                f"{two['wall_seconds']:.0f} s ({two['test_accuracy']:.2%}) vs "
-                f"{one['wall_seconds']:.0f} s ({one['test_accuracy']:.2%})",
-                None not in (one["seconds_to_99"], two["seconds_to_99"])
-                and two["seconds_to_99"] < one["seconds_to_99"],
-            ))
     if "best" in results:
         b = results["best"]
         found.append(target(

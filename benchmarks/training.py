@@ -5,8 +5,8 @@ Every run is a separate process, timed from start to exit as a student would wai
 - the original recipe (``original_recipe``): JSON parse, then one epoch (its epoch time excludes the parse);
 - ``python -m course_utils train --procs 1`` with its other defaults (small_cnn, Adam, one-cycle, 1 epoch),
   including start-up, data loading, the test evaluation and the export it writes;
-- the same command under Paddle's launcher with two processes (``paddle.distributed.launch --nproc_per_node 2``),
-  which is what ``train`` (``--procs auto``) does by itself on a 2-core CPU.
+- ``train --procs 2``, which starts the same command under Paddle's launcher (``paddle.distributed.launch
+  --nproc_per_node 2``) in two processes, as ``--procs auto`` does on a 2-core CPU; its time includes the launcher.
 
 A profile (``training_profile``, run the way ``train`` runs itself) splits the default's time into fixed costs and
 the parts of one step, so that what to make faster is measured rather than guessed.
@@ -47,14 +47,9 @@ def run(work: Path, json_file: Path, *, processes: tuple[int, ...] = (1, 2), qui
     env = child_env(COURSE_FAST="1" if quick else None, COURSE_WORK_DIR=str(work / "course-work"))
     for count in processes:
         checkpoint = work / f"small_cnn-{count}p.pdckpt"
-        command = ["train", "--quiet", "--json", "--checkpoint", str(checkpoint)]
-        if count == 1:
-            launcher = [sys.executable, "-m", "course_utils"]
-            command += ["--procs", "1"]
-        else:
-            launcher = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(count),
-                        "--log_dir", str(work / f"launch-{count}p"), "course_utils/__main__.py"]
-        report, wall = run_child(launcher + command, env)
+        command = [sys.executable, "-m", "course_utils", "train", "--quiet", "--json", "--checkpoint", str(checkpoint),
+                   "--procs", str(count)]
+        report, wall = run_child(command, env)
         rows[f"course_utils train, {count} process{'es' if count > 1 else ''}"] = {
             "processes": count,
             "wall_seconds": wall,
@@ -84,11 +79,11 @@ def profile(work: Path, count: int, env: dict[str, str]) -> dict[str, Any]:
 
 
 def default_processes() -> int:
-    """How many processes ``python -m course_utils train`` starts by itself on this machine (``--procs auto``)."""
-    from course_utils.cli import training_processes
+    """How many processes ``python -m course_utils train`` starts on this machine when ``--procs`` is not given."""
+    from course_utils.cli import DEFAULT_PROCS, training_processes
     from course_utils.training import TrainConfig
 
-    return training_processes("auto", TrainConfig().batch_size)
+    return training_processes(DEFAULT_PROCS, TrainConfig().batch_size)
 
 
 def render_profiles(profiles: list[dict[str, Any]]) -> str:

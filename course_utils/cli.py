@@ -62,7 +62,14 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 MAX_AUTO_PROCESSES = 4
-"""``train --procs auto`` starts at most this many processes (two were measured to help on 2 cores: benchmarks/)."""
+"""``train --procs auto`` starts at most this many processes."""
+DEFAULT_PROCS = "1"
+"""``train``'s processes when ``--procs`` is not given. A second process costs a few seconds to start (the launcher,
+another ``import paddle``, connecting the two) and gradients are exchanged at every step; for one epoch of the default
+model that eats what it saves, so one process is as fast and steadier (benchmarks/: the training part)."""
+RECIPE_PROCS = "auto"
+"""``train --recipe``'s processes per member when ``--procs`` is not given: its runs are long enough for one process per
+core to pay off."""
 
 
 def training_processes(procs: str, batch_size: int) -> int:
@@ -105,7 +112,7 @@ def _launch(argv: list[str], procs: int) -> int:
     return subprocess.call(command, env=quiet_paddle_import(dict(os.environ)))
 
 
-RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "shift")
+RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "shift", "augment")
 """The ``train`` options a ``--recipe`` fixes (the others, e.g. ``--seed`` and ``--procs``, still apply)."""
 
 
@@ -134,7 +141,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
         member = ["train", "--model", recipe.model, "--epochs", str(config.epochs), "--batch-size",
                   str(config.batch_size), "--optimizer", config.optimizer, "--lr", str(config.learning_rate),
                   "--schedule", config.schedule, "--shift", str(config.shift), "--seed", str(args.seed + i),
-                  "--checkpoint", str(checkpoint), "--procs", args.procs]
+                  "--checkpoint", str(checkpoint), "--procs", args.procs or RECIPE_PROCS]
+        member += ["--augment"] if config.augment else []
         member += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--quiet"] if args.quiet else [])
         code = main(member)
         if code:
@@ -161,7 +169,7 @@ def _train_recipe(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.recipe:
         return _train_recipe(args)
-    procs = training_processes(args.procs, args.batch_size)  # imports Paddle first: a missing one is one line
+    procs = training_processes(args.procs or DEFAULT_PROCS, args.batch_size)  # imports Paddle: if missing, one line
     from .mnist import load_mnist
     from .models import build_model
     from .training import TrainConfig, set_seed, train_model
@@ -355,9 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(sub)
     sub.add_argument("--model", default=DEFAULT_MODEL, choices=MODEL_NAMES, help="which network (default: %(default)s)")
     sub.add_argument("--epochs", type=int, default=1, help="passes over the training set (default: %(default)s)")
-    sub.add_argument("--batch-size", type=int, default=128, help="images per step (default: %(default)s)")
+    sub.add_argument("--batch-size", type=int, default=256, help="images per step (default: %(default)s)")
     sub.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"], help="(default: %(default)s)")
-    sub.add_argument("--lr", type=float, default=0.01, help="(peak) learning rate (default: %(default)s)")
+    sub.add_argument("--lr", type=float, default=0.02, help="(peak) learning rate (default: %(default)s)")
     sub.add_argument(
         "--schedule", default="onecycle", choices=["constant", "onecycle", "cosine"], help="(default: %(default)s)"
     )
@@ -379,9 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     sub.add_argument(
         "--procs",
-        default="auto",
         help="data-parallel processes on this machine, started with paddle.distributed.launch; auto: one per CPU "
-        "core (default: %(default)s)",
+        f"core, worth its few seconds of start-up on longer runs (default: {DEFAULT_PROCS}; {RECIPE_PROCS} with "
+        "--recipe)",
     )
 
     sub = add("evaluate", cmd_evaluate, "test accuracy and per-digit accuracy of a checkpoint, or of an ensemble")

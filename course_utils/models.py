@@ -98,14 +98,19 @@ class LeNet5(nn.Layer):
 class SmallCNN(nn.Layer):
     """The course's default: a small CNN with batch normalization and dropout (99%+ after one epoch).
 
-    conv 5x5 -> max pool -> batch norm -> ReLU, twice (28 -> 24 -> 12 -> 10 -> 5), then a hidden linear layer with
-    batch norm and dropout. Batch norm keeps activations well scaled, so a large learning rate trains fast.
-    The layers that batch norm follows have no bias (``bias_attr=False``): batch norm subtracts the mean of each
-    channel and adds its own learned shift, so a bias there would be cancelled, and on a CPU its gradient made each
-    training step about a third slower (benchmarks/).
+    A 5x5 convolution with 12 filters, then a 3x3 one with 32, each followed by max pool -> batch norm -> ReLU
+    (28 -> 24 -> 12 -> 10 -> 5), then a hidden linear layer with batch norm and dropout. Batch norm keeps activations
+    well scaled, so a large learning rate trains fast. The layers that batch norm follows have no bias
+    (``bias_attr=False``): batch norm subtracts the mean of each channel and adds its own learned shift, so a bias
+    there would be cancelled, and on a CPU its gradient made each training step about a third slower.
+
+    On a CPU most of a step is the first convolution and its pooling, whose outputs are the largest (12 x 24 x 24 per
+    image), so the channel counts are what one epoch needs: 16 and 32, or 24 and 48, reached the same test accuracy
+    after one epoch (99.1% on average over three to five seeds) at 1.2x and 2.1x the time per step. ``wide_cnn``
+    (32 and 64) pays off over more epochs.
     """
 
-    def __init__(self, channels: tuple[int, int] = (24, 48), hidden: int = 256, dropout: float = 0.25) -> None:
+    def __init__(self, channels: tuple[int, int] = (12, 32), hidden: int = 256, dropout: float = 0.25) -> None:
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(

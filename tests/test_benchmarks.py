@@ -143,11 +143,11 @@ def _training_rows(wall_1p, accuracy_1p, wall_2p, accuracy_2p, original_epoch=80
     ("training", "best", "expected"),
     [
         (_training_rows(30.0, 0.991, 24.0, 0.9905), {"test_accuracy": 0.9961, "wall_minutes": 14.0},
-         {"training": True, "scale_out": True, "best": True}),
+         {"training": True, "best": True}),
         (_training_rows(30.0, 0.991, 24.5, 0.9905), {"test_accuracy": 0.9961, "wall_minutes": 15.5},  # > 0.3x, > 15 min
-         {"training": False, "scale_out": True, "best": False}),
+         {"training": False, "best": False}),
         (_training_rows(30.0, 0.991, 20.0, 0.9899), {"test_accuracy": 0.9959, "wall_minutes": 9.0},  # below 99%, 99.6%
-         {"training": False, "scale_out": False, "best": False}),
+         {"training": False, "best": False}),
     ],
 )
 def test_training_and_best_targets(training, best, expected):

@@ -94,6 +94,11 @@ def test_the_command_lines_option_values_are_the_modules_own():
     assert cli.MODEL_NAMES == tuple(MODELS) and cli.DEFAULT_MODEL == DEFAULT_MODEL
     assert cli.EVALUATE_BACKENDS == evaluation.BACKENDS and cli.PREDICT_BACKENDS == prediction.PREDICT_BACKENDS
     assert cli.RECIPE_NAMES == tuple(training.RECIPES)
+    # `train` with no options is TrainConfig():
+    defaults, config = vars(cli.build_parser().parse_args(["train"])), training.TrainConfig()
+    same = ("epochs", "batch_size", "optimizer", "schedule", "shift", "augment", "seed")
+    assert [defaults[name] for name in same] == [getattr(config, name) for name in same]
+    assert defaults["lr"] == config.learning_rate
 
 
 def test_evaluate_prints_accuracy_per_digit(trained, capsys):
@@ -188,6 +193,8 @@ def test_recipe_best_is_a_documented_ensemble_preset(capsys):
     assert main(["train", "--recipe", "best", "--epochs", "2"]) == 2
     error = "error: --recipe best sets the training options itself; leave out --epochs"
     assert capsys.readouterr().err.strip() == error
+    assert main(["train", "--recipe", "best", "--augment"]) == 2  # not silently ignored
+    assert capsys.readouterr().err.strip().endswith("leave out --augment")
 
 
 def test_recipe_trains_each_member_and_evaluates_the_ensemble(tmp_path, capsys):
