@@ -59,17 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     from course_utils.models import DEFAULT_MODEL, build_model
     from course_utils.settings import fast_mode
     from course_utils.training import (
-        FAST_STEPS, FAST_VAL_IMAGES, TrainConfig, init_parallel, make_optimizer, select_device, set_seed, validate,
+        FAST_STEPS, FAST_VAL_IMAGES, TrainConfig, make_optimizer, select_device, set_seed, validate,
     )
 
     clock = time.perf_counter()
     data = load_mnist(progress=False)
     fixed["load_mnist"] = time.perf_counter() - clock
-    device = select_device()
+    select_device()
     world_size, rank = paddle.distributed.get_world_size(), paddle.distributed.get_rank()
     if world_size > 1:
         clock = time.perf_counter()
-        init_parallel(device)
+        paddle.distributed.init_parallel_env()
         fixed["init_parallel_env"] = time.perf_counter() - clock
 
     config = TrainConfig()

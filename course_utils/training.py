@@ -8,7 +8,6 @@ every batch (and of the validation images), gradients are averaged, and only ran
 """
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -122,18 +121,6 @@ def select_device() -> str:
     return device
 
 
-def init_parallel(device: str) -> None:
-    """``paddle.distributed.init_parallel_env()`` for a run started by Paddle's launcher, on ``device``.
-
-    On a CPU it asks for the gloo process group (``PADDLE_DISTRI_BACKEND=gloo``) unless the user chose a backend:
-    Paddle's default there ("auto") takes an older path whose key-value server is stopped by polling every 3 s, so
-    starting took 0.4 s or 3.3 s by chance; the process group needs no such server (benchmarks/: training profile).
-    """
-    if device == "cpu":
-        os.environ.setdefault("PADDLE_DISTRI_BACKEND", "gloo")
-    paddle.distributed.init_parallel_env()
-
-
 def set_seed(seed: int) -> None:
     """Seed Paddle, NumPy and Python's ``random`` so that a run can be repeated."""
     paddle.seed(seed)
@@ -202,11 +189,11 @@ def train_model(
     In fast mode each epoch stops after ``FAST_STEPS`` steps and validates on ``FAST_VAL_IMAGES`` images.
     """
     config = config or TrainConfig()
-    device = select_device()
+    select_device()
     world_size = paddle.distributed.get_world_size()
     rank = paddle.distributed.get_rank()
     if world_size > 1:
-        init_parallel(device)
+        paddle.distributed.init_parallel_env()
     if config.batch_size % world_size:
         raise CourseError(f"batch size {config.batch_size} does not split evenly across {world_size} processes")
     name = registry_name(model)
