@@ -17,7 +17,7 @@ import paddle
 from paddle import nn
 
 from .errors import CourseError
-from .models import build_model
+from .models import MODELS, build_model
 from .preprocess import MEAN, STD
 
 FORMAT = "course_utils.checkpoint/1"
@@ -115,9 +115,12 @@ def load_weights(model: nn.Layer, checkpoint: str | Path | Checkpoint) -> Checkp
     ]
     if problems:
         saved = checkpoint.meta.get("model") or "an unknown model"
+        advice = "load it into the model it was trained with"
+        if saved in MODELS and type(MODELS[saved]()) is type(model):  # the same network in an older version
+            advice = f"it was saved by an older version of {saved}: train it again (python -m course_utils train --model {saved})"
         raise CourseError(
             f"this checkpoint holds {saved}, which does not fit {type(model).__name__} "
-            f"({len(problems)} problems, e.g. {problems[0]}); load it into the model it was trained with"
+            f"({len(problems)} problems, e.g. {problems[0]}); {advice}"
         )
     model.set_state_dict(checkpoint.model_state)
     return checkpoint

@@ -43,6 +43,14 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
         load_weights(build_model("small_cnn"), path)
 
 
+def test_checkpoint_of_an_older_version_of_the_same_model_says_to_train_again(tmp_path):
+    from course_utils.models import SmallCNN
+
+    path = save_checkpoint(tmp_path / "old.pdckpt", SmallCNN(channels=(24, 48)), model="small_cnn")
+    with pytest.raises(CourseError, match=r"older version of small_cnn: train it again \(python -m course_utils train"):
+        load_model(path)
+
+
 def test_missing_and_corrupt_files_get_clear_errors(tmp_path):
     with pytest.raises(CourseError, match="no checkpoint at .*nothing.pdckpt.*train"):
         load_checkpoint(tmp_path / "nothing.pdckpt")
