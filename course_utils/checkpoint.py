@@ -117,7 +117,8 @@ def load_weights(model: nn.Layer, checkpoint: str | Path | Checkpoint) -> Checkp
         saved = checkpoint.meta.get("model") or "an unknown model"
         advice = "load it into the model it was trained with"
         if saved in MODELS and type(MODELS[saved]()) is type(model):  # the same network in an older version
-            advice = f"it was saved by an older version of {saved}: train it again (python -m course_utils train --model {saved})"
+            advice = (f"it was saved by an older version of {saved}: train it again "
+                      f"(python -m course_utils train --model {saved})")
         raise CourseError(
             f"this checkpoint holds {saved}, which does not fit {type(model).__name__} "
             f"({len(problems)} problems, e.g. {problems[0]}); {advice}"
