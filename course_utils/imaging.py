@@ -235,10 +235,10 @@ def make_ink_bright(grey: np.ndarray) -> np.ndarray:
     deviation = ndimage.uniform_filter(values, 3, mode="nearest") - np.asarray(paper, dtype=np.float64)
     margin = 3.0 * _noise(deviation)
     dark, light = np.clip(-deviation - margin, 0.0, None), np.clip(deviation - margin, 0.0, None)
-    dark_inside, light_inside = _away_from_border(dark), _away_from_border(light)
-    if dark_inside + light_inside >= _INSIDE * (dark.sum() + light.sum()):
-        return 255.0 - values if dark_inside > light_inside else values
-    return 255.0 - values if dark.sum() > light.sum() else values
+    whole = dark.sum(), light.sum()
+    inside = _away_from_border(dark), _away_from_border(light)
+    dark_weight, light_weight = inside if sum(inside) >= _INSIDE * sum(whole) else whole
+    return 255.0 - values if dark_weight > light_weight else values
 
 
 def _away_from_border(strength: np.ndarray) -> float:

@@ -54,6 +54,7 @@ ALL_CONDITIONS = PHOTO_CONDITIONS + DRAWING_CONDITIONS
 SOURCE_INDICES = range(0, 10_000)
 """The digits come from these indices of the MNIST **test** split (all of it): no set ever holds a training digit."""
 MAX_PER_CONDITION = len(SOURCE_INDICES) // len(ALL_CONDITIONS)
+"""The most pictures a condition can have: `digit_indices` deals the test digits out without repeating one."""
 
 _PAGES = ((800, 600), (600, 800), (700, 700))
 _PAPERS = ((238, 234, 224), (244, 242, 236), (232, 230, 226), (240, 236, 218))
