@@ -13,10 +13,10 @@ if "COURSE_DATA_DIR" not in os.environ and _shared_mnist.is_dir():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# nbval: how `pytest` checks the solution notebooks in notebooks/ (notebook tooling; see course_utils/notebook_build.py)
+# nbval: how `pytest` checks the solution notebooks in notebooks/ (notebook tooling; see course_utils/tools/notebook_build.py)
 # ---------------------------------------------------------------------------------------------------------------------
 # Student notebooks are generated, have no outputs and stop at every exercise: nbval must not collect them (the tests
-# run them with course_utils.notebook_build.run_student_notebook instead). JupyterLab's autosave copies neither.
+# run them with course_utils.tools.notebook_build.run_student_notebook instead). JupyterLab's autosave copies neither.
 collect_ignore = ["student"]
 collect_ignore_glob = ["*.ipynb_checkpoints"]
 

@@ -80,7 +80,7 @@ def profile(work: Path, count: int, env: dict[str, str]) -> dict[str, Any]:
 
 def default_processes() -> int:
     """How many processes ``python -m course_utils train`` starts on this machine when ``--procs`` is not given."""
-    from course_utils.cli import DEFAULT_PROCS, training_processes
+    from course_utils.tools.cli import DEFAULT_PROCS, training_processes
     from course_utils.training import TrainConfig
 
     return training_processes(DEFAULT_PROCS, TrainConfig().batch_size)

@@ -1,4 +1,4 @@
-"""``python -m course_utils ...``: see ``course_utils.cli``.
+"""``python -m course_utils ...``: see ``course_utils.tools.cli``.
 
 The absolute import lets Paddle's launcher run this file as a script too:
 ``python -m paddle.distributed.launch --nproc_per_node 2 course_utils/__main__.py train``.
@@ -8,7 +8,7 @@ import sys
 from course_utils.errors import CourseError
 
 try:
-    from course_utils.cli import main
+    from course_utils.tools.cli import main
 
     code = main()
 except CourseError as error:  # raised while the command line itself was imported, e.g. Paddle missing (paddle_check)

@@ -4,7 +4,7 @@ import pytest
 
 from course_utils import augment
 from course_utils.batching import ArrayLoader
-from course_utils.cli import build_parser
+from course_utils.tools.cli import build_parser
 from course_utils.mnist import Split
 from course_utils.preprocess import normalize
 

@@ -7,9 +7,10 @@ import sys
 import paddle
 import pytest
 
-from course_utils import cli, evaluation, prediction, training
+from course_utils import evaluation, prediction, training
+from course_utils.tools import cli
 from course_utils.checkpoint import save_checkpoint
-from course_utils.cli import main
+from course_utils.tools.cli import main
 from course_utils.models import DEFAULT_MODEL, MODELS, build_model
 from course_utils.settings import PROJECT_ROOT
 

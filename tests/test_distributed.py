@@ -15,7 +15,8 @@ import json, os, sys
 import numpy as np
 import pytest
 import paddle
-from course_utils import cli, training
+from course_utils import training
+from course_utils.tools import cli
 
 models, saves = [], []
 train_model, save_checkpoint = training.train_model, training.save_checkpoint
@@ -72,7 +73,8 @@ def test_two_processes_train_as_one_model(tmp_path):
 
 
 def test_procs_auto_means_one_process_per_core_that_divides_the_batch(monkeypatch):
-    from course_utils import cli, settings
+    from course_utils import settings
+    from course_utils.tools import cli
     from course_utils.errors import CourseError
 
     assert cli.training_processes("auto", 128) == 1  # fast mode (the test session): start-up would cost more
@@ -89,7 +91,7 @@ def test_procs_auto_means_one_process_per_core_that_divides_the_batch(monkeypatc
 
 
 def test_train_procs_runs_the_same_command_under_paddles_launcher(monkeypatch, tmp_path):
-    from course_utils import cli
+    from course_utils.tools import cli
 
     calls = []
     monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append(command) or 0)

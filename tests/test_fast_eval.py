@@ -8,7 +8,7 @@ import pytest
 
 import course_utils.mnist
 from course_utils import evaluation, export
-from course_utils.cli import main
+from course_utils.tools.cli import main
 from course_utils.errors import CourseError
 from course_utils.evaluation import evaluate, evaluate_checkpoint
 from course_utils.mnist import MnistData, Split

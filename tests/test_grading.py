@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils import cli, grading
-from course_utils.grading import find_exercises, grade, load_chapters, prepare_work, recognise
-from course_utils.notebook_build import SOLUTION_DIR, STUDENT_DIR, make_student_version, normalize_notebook
+from course_utils.tools import cli, grading
+from course_utils.tools.grading import find_exercises, grade, load_chapters, prepare_work, recognise
+from course_utils.tools.notebook_build import SOLUTION_DIR, STUDENT_DIR, make_student_version, normalize_notebook
 from course_utils.settings import PROJECT_ROOT
 
 TOY_CHECKS = '''\

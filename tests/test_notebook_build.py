@@ -11,7 +11,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from nbval.plugin import get_sanitize_patterns
 
 from course_utils.errors import CourseError
-from course_utils.notebook_build import (
+from course_utils.tools.notebook_build import (
     LANGUAGE_INFO,
     broken_links,
     build,

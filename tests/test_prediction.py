@@ -138,7 +138,7 @@ def test_several_checkpoints_average_their_probabilities(exported, tmp_path, sav
 
 FAST_PATH = """
 import sys
-from course_utils.cli import main
+from course_utils.tools.cli import main
 code = main(["predict", sys.argv[1], "--checkpoint", sys.argv[2], "--json"])
 print(code, sorted({name.split(".")[0] for name in sys.modules} & {"paddle", "matplotlib", "tqdm", "paddle2onnx"}))
 """

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.notebook_build import STUDENT_DIR, run_student_notebook
+from course_utils.tools.notebook_build import STUDENT_DIR, run_student_notebook
 from course_utils.settings import PROJECT_ROOT
 
 STUDENT_NOTEBOOKS = sorted((PROJECT_ROOT / STUDENT_DIR).glob("*.ipynb"))

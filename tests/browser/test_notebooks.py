@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.notebook_build import SOLUTION_DIR, STUDENT_DIR, read_notebook
+from course_utils.tools.notebook_build import SOLUTION_DIR, STUDENT_DIR, read_notebook
 from course_utils.settings import PROJECT_ROOT
 
 SOLUTIONS = sorted((PROJECT_ROOT / SOLUTION_DIR).glob("*.ipynb"))

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import quiet_paddle_import, settings
-from .errors import CourseError
+from .. import quiet_paddle_import, settings
+from ..errors import CourseError
 
 if TYPE_CHECKING:
-    from .evaluation import CheckpointEvaluation, EnsembleEvaluation
-    from .mnist import Split
+    from ..evaluation import CheckpointEvaluation, EnsembleEvaluation
+    from ..mnist import Split
 
 
 DEFAULT_MODEL = "small_cnn"
@@ -51,7 +51,7 @@ def _print_json(obj: object) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .mnist import download_mnist, find_mnist
+    from ..mnist import download_mnist, find_mnist
 
     found = None if args.force else find_mnist(args.data_dir)
     if found is not None:
@@ -123,8 +123,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
     """
     import time
 
-    from .mnist import load_mnist
-    from .training import RECIPES
+    from ..mnist import load_mnist
+    from ..training import RECIPES
 
     recipe = RECIPES[args.recipe]
     defaults = vars(build_parser().parse_args(["train"]))
@@ -170,9 +170,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.recipe:
         return _train_recipe(args)
     procs = training_processes(args.procs or DEFAULT_PROCS, args.batch_size)  # imports Paddle: if missing, one line
-    from .mnist import load_mnist
-    from .models import build_model
-    from .training import TrainConfig, set_seed, train_model
+    from ..mnist import load_mnist
+    from ..models import build_model
+    from ..training import TrainConfig, set_seed, train_model
 
     if procs > 1:
         load_mnist(args.data_dir, progress=not args.quiet)  # download and cache once, here, not in every process
@@ -216,7 +216,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _evaluate_checkpoint(checkpoint: Path, split: Split, backend: str) -> CheckpointEvaluation:
     """``evaluate_checkpoint``, plus a note on stderr when the fast path had to fall back to the dynamic graph."""
-    from .evaluation import evaluate_checkpoint
+    from ..evaluation import evaluate_checkpoint
 
     evaluation = evaluate_checkpoint(checkpoint, split, backend=backend)
     if evaluation.fallback_reason:
@@ -227,7 +227,7 @@ def _evaluate_checkpoint(checkpoint: Path, split: Split, backend: str) -> Checkp
 def _evaluate_trained(checkpoints: list[Path], split: Split) -> EnsembleEvaluation:
     """Test accuracy right after training, by Paddle Inference if it works (else as ``auto`` would): ONNX Runtime
     first spends seconds converting each new export, which only many later evaluations would win back."""
-    from .evaluation import evaluate_ensemble
+    from ..evaluation import evaluate_ensemble
 
     try:
         return evaluate_ensemble(checkpoints, split, backend="inference")
@@ -237,7 +237,7 @@ def _evaluate_trained(checkpoints: list[Path], split: Split) -> EnsembleEvaluati
 
 def _evaluate_ensemble(checkpoints: list[Path], split: Split, backend: str) -> EnsembleEvaluation:
     """``evaluate_ensemble``, with the same stderr note as ``_evaluate_checkpoint`` for every member that fell back."""
-    from .evaluation import evaluate_ensemble
+    from ..evaluation import evaluate_ensemble
 
     ensemble = evaluate_ensemble(checkpoints, split, backend=backend)
     for path, member in zip(checkpoints, ensemble.members):
@@ -247,8 +247,8 @@ def _evaluate_ensemble(checkpoints: list[Path], split: Split, backend: str) -> E
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .mnist import load_mnist
+    from ..checkpoint import load_checkpoint
+    from ..mnist import load_mnist
 
     checkpoints = [Path(path) for path in args.checkpoint] if args.checkpoint else [_default_checkpoint()]
     for checkpoint in checkpoints:
@@ -285,7 +285,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .prediction import CheckpointPredictor, describe
+    from ..prediction import CheckpointPredictor, describe
 
     predictor = CheckpointPredictor(args.checkpoint or [_default_checkpoint()], backend=args.backend)
     for note in predictor.notes:
@@ -306,7 +306,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_checkpoint
+    from ..export import export_checkpoint
 
     checkpoint = _checkpoint(args)
     prefix = export_checkpoint(checkpoint, args.output)

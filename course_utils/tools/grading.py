@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from . import quiet_paddle_import, settings
-from .errors import CourseError
+from .. import quiet_paddle_import, settings
+from ..errors import CourseError
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -213,9 +213,9 @@ def prepare_work(dest: Path, source: Path | None = None, *, log: Callable[[str],
     dest.mkdir(parents=True, exist_ok=True)
     log("为需要模型的章节训练一个快速模式的检查点 training a fast-mode checkpoint for the chapters that load one ...")
     with mock.patch.dict(os.environ, {"COURSE_FAST": "1", "COURSE_WORK_DIR": str(dest)}):
-        from .mnist import load_mnist
-        from .models import DEFAULT_MODEL, build_model
-        from .training import TrainConfig, set_seed, train_model
+        from ..mnist import load_mnist
+        from ..models import DEFAULT_MODEL, build_model
+        from ..training import TrainConfig, set_seed, train_model
 
         data = load_mnist(progress=False)
         set_seed(0)
@@ -241,7 +241,7 @@ def grade(
     and deleted at the end. A submission that cannot be graded gets a ``problem``; the others are still graded.
     """
     from .notebook_build import SOLUTION_DIR
-    from .settings import PROJECT_ROOT
+    from ..settings import PROJECT_ROOT
 
     chapters = load_chapters(solutions or PROJECT_ROOT / SOLUTION_DIR)
     with contextlib.ExitStack() as cleanup:
