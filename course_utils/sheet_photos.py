@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageFilter
 from scipy import ndimage
-from skimage.transform import ProjectiveTransform, warp
+from skimage.transform import warp
 
 from . import sheets
 from .mnist import Split, load_mnist
@@ -154,8 +154,7 @@ def photograph(page: np.ndarray, rng: np.random.Generator, *, megapixels: float 
     spare = np.array(size) - scale * extent
     centre = np.array(size) / 2 + rng.uniform(-0.45, 0.45, 2) * spare
     placed = turned * scale + centre + rng.uniform(-0.06, 0.06, (4, 2)) * scale * max(page_w, page_h)
-    to_page = ProjectiveTransform()
-    to_page.estimate(placed, corners)
+    to_page = sheets.homography(placed, corners)
     shape = (size[1], size[0])
     paper = warp(page, to_page, output_shape=shape, order=1, cval=-1.0, preserve_range=True).astype(np.float32)
     on_page = paper >= 0
@@ -165,7 +164,8 @@ def photograph(page: np.ndarray, rng: np.random.Generator, *, megapixels: float 
     y, x = rows / shape[0] - 0.5, cols / shape[1] - 0.5
     direction = rng.uniform(0, 2 * math.pi)
     light = 1.0 - rng.uniform(0.1, 0.3) * (0.5 + x * math.cos(direction) + y * math.sin(direction))
-    light = light * _shadow(rng, shape).astype(np.float32)
+    with np.errstate(over="ignore"):  # far from its edge the shadow's logistic saturates (exp overflows to inf: 0)
+        light = light * _shadow(rng, shape).astype(np.float32)
     tint = np.array([rng.uniform(225, 250), rng.uniform(222, 245), rng.uniform(210, 235)], dtype=np.float32)
     rgb = grey[..., None] * light[..., None] * tint
     rgb += rng.normal(0.0, rng.uniform(1.5, 4.0), (*shape, 1)).astype(np.float32)

@@ -265,10 +265,25 @@ def find_markers(grey: np.ndarray) -> np.ndarray:
 def page_to_photo(markers: np.ndarray) -> ProjectiveTransform:
     """The projective transform from the page's millimetres to the photo's pixels, given the corner squares'
     centres in the photo (`find_markers`)."""
-    transform = ProjectiveTransform()
-    if not transform.estimate(np.array(MARKER_CENTRES), np.asarray(markers, dtype=np.float64)):
+    transform = homography(np.array(MARKER_CENTRES), np.asarray(markers, dtype=np.float64))
+    if transform is None:
         raise CourseError(_NOT_FOUND)
     return transform
+
+
+def homography(source: np.ndarray, target: np.ndarray) -> ProjectiveTransform | None:
+    """The projective transform that takes the four points ``source`` ``[4, 2]`` to ``target``, or None when three
+    of them lie on a line. (Solved directly: the eight unknowns of the 3x3 matrix, its last entry fixed to 1.)"""
+    equations, values = [], []
+    for (x, y), (u, v) in zip(source, target):
+        equations.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        equations.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        values.extend([u, v])
+    try:
+        solution = np.linalg.solve(np.array(equations, dtype=np.float64), np.array(values, dtype=np.float64))
+    except np.linalg.LinAlgError:
+        return None
+    return ProjectiveTransform(np.append(solution, 1.0).reshape(3, 3))
 
 
 def _square_blobs(labels: np.ndarray, count: int, min_area: float) -> list[tuple[np.ndarray, float, float]]:
@@ -291,7 +306,7 @@ def _square_blobs(labels: np.ndarray, count: int, min_area: float) -> list[tuple
         if filled < min_area or max(rows, cols) > 3 * min(rows, cols) or rows * cols > 6 * filled:
             continue
         shape = regionprops(solid.astype(np.uint8))[0]
-        if shape.solidity < 0.88 or shape.minor_axis_length < 0.4 * shape.major_axis_length:
+        if shape.solidity < 0.88 or shape.axis_minor_length < 0.4 * shape.axis_major_length:
             continue
         y, x = shape.centroid
         found.append((np.array([x + where[1].start, y + where[0].start]), float(filled), sizes[number - 1] / filled))
@@ -316,8 +331,8 @@ def _size_misfit(centres: np.ndarray, areas: list[float]) -> float:
     """How far the blobs' areas are from those that corner squares would have there, by the transform the four
     centres give: the largest ``|log(area / expected)|``. A sheet's squares fit within a few percent; four unrelated
     dark blobs, or three squares and a blob, rarely do."""
-    transform = ProjectiveTransform()
-    if not transform.estimate(np.array(MARKER_CENTRES), centres):
+    transform = homography(np.array(MARKER_CENTRES), centres)
+    if transform is None:
         return math.inf
     half = MARKER / 2
     worst = 0.0
