@@ -38,6 +38,7 @@ NAMES = ("li_ming", "wang_fang", "zhang_wei", "liu_yang", "chen_jing", "yang_lei
          "zhou_yan", "wu_hao", "xu_li", "sun_qiang")
 """Writer names used in order (``writer-12`` and so on after these)."""
 MEGAPIXELS = (1, 12)
+"""The sizes `sheet_photos` takes turns with by default, in megapixels."""
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,15 @@ class Writer:
 @dataclass(frozen=True)
 class SheetPhoto:
     """One generated photo: ``image`` (RGB, JPEG-decoded), the ``writer``, ``written`` (an int array of rows
-    ``[row, col, label, MNIST test index]``, one per written box), ``turn`` (0, 90, 180 or 270: how the page lies)
-    and ``megapixels``."""
+    ``[row, col, label, MNIST test index]``, one per written box), ``turn`` (0, 90, 180 or 270: how the page lies),
+    ``megapixels``, and the filled-in ``page`` itself (grey, 1 = white, at `FORM_PX_PER_MM`: a perfect scan)."""
 
     image: Image.Image
     writer: Writer
     written: np.ndarray
     turn: int
-    megapixels: int
+    megapixels: float
+    page: np.ndarray
 
 
 def writer(index: int, seed: int = 0) -> Writer:
@@ -73,7 +75,7 @@ def writer(index: int, seed: int = 0) -> Writer:
                   size=float(rng.uniform(0.55, 0.8)), skip=float(rng.choice([0.0, 0.05, 0.15])))
 
 
-def sheet_photos(count: int, seed: int = 0, megapixels: tuple[int, ...] = MEGAPIXELS,
+def sheet_photos(count: int, seed: int = 0, megapixels: tuple[float, ...] = MEGAPIXELS,
                  test: Split | None = None) -> Iterator[SheetPhoto]:
     """``count`` photos of forms, sheet ``i`` filled by `writer` ``i`` with digits of its own, lying turned by
     ``90 * (i % 4)`` degrees, at ``megapixels[i % len(megapixels)]``."""
@@ -94,7 +96,8 @@ def sheet_photos(count: int, seed: int = 0, megapixels: tuple[int, ...] = MEGAPI
         turn = 90 * (i % 4)
         size = megapixels[i % len(megapixels)]
         written = np.array([[row, col, row, index] for (row, col), index in sorted(digits.items())], dtype=np.int64)
-        yield SheetPhoto(photograph(page, rng, megapixels=size, turn=turn), style, written.reshape(-1, 4), turn, size)
+        yield SheetPhoto(photograph(page, rng, megapixels=size, turn=turn), style, written.reshape(-1, 4), turn, size,
+                         page)
 
 
 @lru_cache(maxsize=1)
@@ -156,6 +159,8 @@ def photograph(page: np.ndarray, rng: np.random.Generator, *, megapixels: float 
     placed = turned * scale + centre + rng.uniform(-0.06, 0.06, (4, 2)) * scale * max(page_w, page_h)
     to_page = sheets.homography(placed, corners)
     shape = (size[1], size[0])
+    if scale < 1:  # a camera pixel sums the light of the page it sees: smooth before sampling, or thin strokes alias
+        page = ndimage.gaussian_filter(page, 0.5 / scale)
     paper = warp(page, to_page, output_shape=shape, order=1, cval=-1.0, preserve_range=True).astype(np.float32)
     on_page = paper >= 0
     table = rng.uniform(0.15, 0.55) * (1 + 0.15 * smooth_noise(rng, shape, max(shape) / 20)).astype(np.float32)
