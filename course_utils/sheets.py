@@ -434,8 +434,8 @@ def _cut(grid: np.ndarray, box: Box) -> np.ndarray:
     x0, x1, y0, y1 = x0 - left_col, x1 - left_col, y0 - top_row, y1 - top_row
     across = np.median(ink[round(y0 + snap) : round(y1 - snap)], axis=0)
     down = np.median(ink[:, round(x0 + snap) : round(x1 - snap)], axis=1)
-    x0, x1 = _frame_line(across, x0, -1, snap), _frame_line(across, x1, 1, snap)
-    y0, y1 = _frame_line(down, y0, -1, snap), _frame_line(down, y1, 1, snap)
+    dx, dy = _frame_shift(across, x0, x1, snap), _frame_shift(down, y0, y1, snap)
+    x0, x1, y0, y1 = x0 + dx, x1 + dx, y0 + dy, y1 + dy
     margin = CUT_MARGIN * scale
     inside = (255.0 - ink)[round(y0 + margin) : round(y1 - margin), round(x0 + margin) : round(x1 - margin)]
     return inside.astype(np.uint8)
@@ -451,20 +451,20 @@ def _has_ink(cut: np.ndarray) -> bool:
     return int(np.count_nonzero(inside < _INK_LEVEL)) >= _MIN_INK_AREA * PIXELS_PER_MM**2
 
 
-def _frame_line(profile: np.ndarray, expected: float, outward: int, snap: int) -> float:
-    """Where a box's inside edge is, along one axis: the frame line is the darkest place of ``profile`` (the median
-    darkness across the box) within ``snap`` pixels of the ``expected`` inside edge; the inside edge is half a line
-    width from the line's middle, toward the box (``outward`` is -1 for a left or top edge, 1 for a right or bottom
-    one). Without a clear line there (a faint print), the expected edge stays."""
-    line = expected - outward * FRAME / 2 * PIXELS_PER_MM
-    lo, hi = max(0, round(line) - snap), min(len(profile), round(line) + snap + 1)
-    if hi <= lo:
-        return expected
-    window = profile[lo:hi]
-    darkest = int(np.argmax(window))
-    if window[darkest] < _MIN_FRAME_DARKNESS:
-        return expected
-    return lo + darkest + outward * FRAME / 2 * PIXELS_PER_MM
+def _frame_shift(profile: np.ndarray, start: float, stop: float, snap: int) -> int:
+    """How many pixels (at most ``snap`` either way) a box's two opposite frame lines lie from where they were
+    expected, along one axis: the shift that puts both lines (half a line width outside the inside edges ``start``
+    and ``stop``) on the darkest places of ``profile``, the median darkness across the box. Both lines move together,
+    so the neighbouring box's frame, one gap away, is not taken for this one's. Without a clear frame (a faint print)
+    the expected place stays."""
+    half = FRAME / 2 * PIXELS_PER_MM
+    lines = np.array([round(start - half), round(stop + half)])
+    shifts = [shift for shift in range(-snap, snap + 1) if lines[0] + shift >= 0 and lines[1] + shift < len(profile)]
+    if not shifts:
+        return 0
+    darkness = [min(profile[lines[0] + shift], profile[lines[1] + shift]) for shift in shifts]
+    best = int(np.argmax(darkness))
+    return shifts[best] if darkness[best] >= _MIN_FRAME_DARKNESS else 0
 
 
 def preview(reading: SheetReading, predicted: np.ndarray | None = None) -> Image.Image:

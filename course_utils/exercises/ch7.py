@@ -1,4 +1,4 @@
-"""Chapter 7's exercises: 练习 7.1 ``split_by_writer``, 7.2 ``per_writer_accuracy``."""
+"""Chapter 7's exercises: 练习 7.1 ``per_writer_accuracy``, 7.2 ``split_by_writer``."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -7,7 +7,65 @@ import numpy as np
 
 from . import Exercise, Failed, array_of, describe_value, prefixed, register
 
-# 练习 7.1 split_by_writer -------------------------------------------------------------------------------------------
+# 练习 7.1 per_writer_accuracy ---------------------------------------------------------------------------------------
+
+
+def _accuracy_cases(seed: int) -> dict:
+    rng = np.random.default_rng([7, 2, seed])
+    names = np.array([f"writer_{i}" for i in range(int(rng.integers(4, 8)))])
+    count = int(rng.integers(200, 400))
+    writers = names[rng.integers(0, len(names), count)]
+    labels = rng.integers(0, 10, count)
+    skill = {name: rng.uniform(0.6, 1.0) for name in names}  # each writer read right this often
+    right = rng.random(count) < np.array([skill[name] for name in writers])
+    predictions = np.where(right, labels, (labels + rng.integers(1, 10, count)) % 10)
+    return {"writers": writers, "labels": labels, "predictions": predictions}
+
+
+def _accuracy_collect(per_writer_accuracy, *, cases: dict) -> dict:
+    result = per_writer_accuracy(cases["writers"].copy(), cases["labels"].copy(), cases["predictions"].copy())
+    if not isinstance(result, dict):
+        return {"kind": "none" if result is None else "other", "type": type(result).__name__}
+    names = [str(name) for name in result]
+    try:
+        values = np.array([float(result[name]) for name in result], dtype=np.float64)
+    except (TypeError, ValueError):
+        return {"kind": "values", "type": "non-numbers"}
+    return {"kind": "dict", "names": np.array(names, dtype=str), "values": values}
+
+
+def _accuracy_judge(evidence: Mapping[str, object], cases: dict) -> str:
+    kind = evidence["kind"]
+    if kind == "none":
+        raise Failed("per_writer_accuracy 没有返回值：函数最后要 return 一个字典 {书写者: 正确率}")
+    if kind == "values":
+        raise Failed("字典的值应是数 (正确率)，例如 float(np.mean(...))")
+    if kind != "dict":
+        raise Failed(f"per_writer_accuracy 应返回字典 {{书写者: 正确率}}，实际返回 {evidence['type']}")
+    names = [str(name) for name in np.atleast_1d(evidence["names"])]
+    values = np.atleast_1d(np.asarray(evidence["values"], dtype=np.float64))
+    writers, labels, predictions = cases["writers"], cases["labels"], cases["predictions"]
+    expected = {str(name): float(np.mean(predictions[writers == name] == labels[writers == name]))
+                for name in np.unique(writers)}
+    if sorted(names) != sorted(expected):
+        raise Failed(f"字典的键应是全部 {len(expected)} 个书写者 (每人一项)，实际有 {len(names)} 项")
+    answer = dict(zip(names, values))
+    if all(value > 1.0 for value in values):
+        raise Failed("正确率应是 0 到 1 之间的比例：是用了百分数，还是忘了除以这个书写者的数字个数？")
+    for name, value in answer.items():
+        if abs(value - expected[name]) > 1e-9:
+            raise Failed(f"{name} 的正确率应为 {expected[name]:.4f}，得到 {value:.4f}：只数这个书写者的数字，"
+                         "预测正确的个数除以他的数字总数")
+    return "✅ 正确！每个书写者一项，正确率只按他自己的数字计算。"
+
+
+register(Exercise(
+    name="per_writer_accuracy", chapter=7, title="练习 7.1：每个书写者的正确率", answer="per_writer_accuracy",
+    cases=_accuracy_cases, collect=_accuracy_collect, judge=_accuracy_judge,
+))
+
+
+# 练习 7.2 split_by_writer -------------------------------------------------------------------------------------------
 
 _SEEDS = (0, 1, 2, 3)
 
@@ -75,64 +133,6 @@ def _split_judge(evidence: Mapping[str, object], cases: dict) -> str:
 
 
 register(Exercise(
-    name="split_by_writer", chapter=7, title="练习 7.1：按书写者划分", answer="split_by_writer",
+    name="split_by_writer", chapter=7, title="练习 7.2：按书写者划分", answer="split_by_writer",
     cases=_split_cases, collect=_split_collect, judge=_split_judge,
-))
-
-
-# 练习 7.2 per_writer_accuracy ---------------------------------------------------------------------------------------
-
-
-def _accuracy_cases(seed: int) -> dict:
-    rng = np.random.default_rng([7, 2, seed])
-    names = np.array([f"writer_{i}" for i in range(int(rng.integers(4, 8)))])
-    count = int(rng.integers(200, 400))
-    writers = names[rng.integers(0, len(names), count)]
-    labels = rng.integers(0, 10, count)
-    skill = {name: rng.uniform(0.6, 1.0) for name in names}  # each writer read right this often
-    right = rng.random(count) < np.array([skill[name] for name in writers])
-    predictions = np.where(right, labels, (labels + rng.integers(1, 10, count)) % 10)
-    return {"writers": writers, "labels": labels, "predictions": predictions}
-
-
-def _accuracy_collect(per_writer_accuracy, *, cases: dict) -> dict:
-    result = per_writer_accuracy(cases["writers"].copy(), cases["labels"].copy(), cases["predictions"].copy())
-    if not isinstance(result, dict):
-        return {"kind": "none" if result is None else "other", "type": type(result).__name__}
-    names = [str(name) for name in result]
-    try:
-        values = np.array([float(result[name]) for name in result], dtype=np.float64)
-    except (TypeError, ValueError):
-        return {"kind": "values", "type": "non-numbers"}
-    return {"kind": "dict", "names": np.array(names, dtype=str), "values": values}
-
-
-def _accuracy_judge(evidence: Mapping[str, object], cases: dict) -> str:
-    kind = evidence["kind"]
-    if kind == "none":
-        raise Failed("per_writer_accuracy 没有返回值：函数最后要 return 一个字典 {书写者: 正确率}")
-    if kind == "values":
-        raise Failed("字典的值应是数 (正确率)，例如 float(np.mean(...))")
-    if kind != "dict":
-        raise Failed(f"per_writer_accuracy 应返回字典 {{书写者: 正确率}}，实际返回 {evidence['type']}")
-    names = [str(name) for name in np.atleast_1d(evidence["names"])]
-    values = np.atleast_1d(np.asarray(evidence["values"], dtype=np.float64))
-    writers, labels, predictions = cases["writers"], cases["labels"], cases["predictions"]
-    expected = {str(name): float(np.mean(predictions[writers == name] == labels[writers == name]))
-                for name in np.unique(writers)}
-    if sorted(names) != sorted(expected):
-        raise Failed(f"字典的键应是全部 {len(expected)} 个书写者 (每人一项)，实际有 {len(names)} 项")
-    answer = dict(zip(names, values))
-    if all(value > 1.0 for value in values):
-        raise Failed("正确率应是 0 到 1 之间的比例：是用了百分数，还是忘了除以这个书写者的数字个数？")
-    for name, value in answer.items():
-        if abs(value - expected[name]) > 1e-9:
-            raise Failed(f"{name} 的正确率应为 {expected[name]:.4f}，得到 {value:.4f}：只数这个书写者的数字，"
-                         "预测正确的个数除以他的数字总数")
-    return "✅ 正确！每个书写者一项，正确率只按他自己的数字计算。"
-
-
-register(Exercise(
-    name="per_writer_accuracy", chapter=7, title="练习 7.2：每个书写者的正确率", answer="per_writer_accuracy",
-    cases=_accuracy_cases, collect=_accuracy_collect, judge=_accuracy_judge,
 ))
