@@ -72,6 +72,11 @@ _FIND_SIZE = 1000
 """Corner squares are looked for on a copy this many pixels on its longer side."""
 _DARK = 0.55
 """A pixel is dark if it has less than this fraction of the paper's brightness around it."""
+_HOLED, _SOLID = 0.88, 0.92
+"""A blob's ink over its area with holes filled: the top-left square has 0.75 (its hole is a quarter of it), the
+others 1. Below `_HOLED` a blob may be the top-left square, from `_SOLID` on one of the others."""
+_MOST_SOLIDS = 12
+"""Only the largest solid blobs are tried as the three solid squares (12 give 220 trios per holed blob)."""
 _MAX_MISFIT = math.log(1.3)
 """Four blobs are the corner squares only if each one's area is within 30% of what the others' positions predict."""
 _PAPER_WINDOW = 4.0
@@ -262,8 +267,8 @@ def find_markers(grey: np.ndarray) -> np.ndarray:
         raise CourseError(_NOT_FOUND)
     min_area = (max(values.shape) / 150) ** 2
     candidates = _square_blobs(labels, count, min_area)
-    holes = [c for c in candidates if c[2] < 0.88]
-    solids = sorted((c for c in candidates if c[2] >= 0.92), key=lambda c: -c[1])[:12]
+    holes = [blob for blob in candidates if blob[2] < _HOLED]
+    solids = sorted((blob for blob in candidates if blob[2] >= _SOLID), key=lambda blob: -blob[1])[:_MOST_SOLIDS]
     best, best_misfit = None, _MAX_MISFIT
     for hole in holes:
         for trio in combinations(solids, 3):
