@@ -188,3 +188,17 @@ def test_read_command_reads_what_it_can_and_says_one_line_for_each_other_photo(p
     assert main(["sheet", "read", str(good), "--out", str(out), "--writer", "bea"]) == 0  # read again: replaced
     data = load_handwriting(out)
     assert len(data) == len(WRITTEN) and set(data.writers.tolist()) == {"bea"}
+
+
+def test_generated_sheet_photos_are_reproducible_and_use_only_mnist_test_digits(mnist):
+    from course_utils.sheet_photos import sheet_photos
+
+    first = list(sheet_photos(2, seed=3, megapixels=(0.3,), test=mnist.test))
+    again = next(sheet_photos(1, seed=3, megapixels=(0.3,), test=mnist.test))
+    np.testing.assert_array_equal(np.asarray(first[0].image), np.asarray(again.image))
+    assert [photo.turn for photo in first] == [0, 90] and first[0].writer != first[1].writer
+    for photo in first:
+        rows, cols, labels, indices = photo.written.T
+        np.testing.assert_array_equal(mnist.test.labels[indices], labels)
+        np.testing.assert_array_equal(labels, rows)
+        assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
