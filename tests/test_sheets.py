@@ -202,3 +202,18 @@ def test_generated_sheet_photos_are_reproducible_and_use_only_mnist_test_digits(
         np.testing.assert_array_equal(mnist.test.labels[indices], labels)
         np.testing.assert_array_equal(labels, rows)
         assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
+
+
+def test_read_command_stops_in_one_line_before_reading_when_it_cannot_finish(tmp_path, capsys):
+    photo = tmp_path / "ann.jpg"
+    photograph(blank_form(), np.random.default_rng(8), megapixels=0.3).save(photo)
+    out = tmp_path / "class.npz"
+    code = main(["sheet", "read", str(photo), "--out", str(out), "--preview", str(tmp_path / "p"), "--checkpoint",
+                 str(tmp_path / "none.pdckpt")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: no checkpoint at") and err.count("\n") == 1 and not out.exists()
+    out.write_text("not a handwriting file")
+    assert main(["sheet", "read", str(photo), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a handwriting file" in err and err.count("\n") == 1
+    assert out.read_text() == "not a handwriting file"
