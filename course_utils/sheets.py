@@ -472,6 +472,21 @@ def _frame_shift(profile: np.ndarray, start: float, stop: float, snap: int) -> i
     return shifts[best] if darkness[best] >= _MIN_FRAME_DARKNESS else 0
 
 
+def _font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
+    """The font for `preview`'s text and whether it has Chinese: the CJK font the course's figures use
+    (`plots.CJK_FONT`) when one is installed, else Pillow's own (Latin only)."""
+    from matplotlib import font_manager
+
+    from .plots import CJK_FONT
+
+    if CJK_FONT is not None:
+        try:
+            return ImageFont.truetype(font_manager.findfont(CJK_FONT, fallback_to_default=False), size), True
+        except (OSError, ValueError):
+            pass
+    return ImageFont.load_default(size=size), False
+
+
 def preview(reading: SheetReading, predicted: np.ndarray | None = None) -> Image.Image:
     """A contact sheet of one reading: the form's grid, each written box as the model sees it (28x28, enlarged),
     with the model's reading (``predicted``, one digit per image) under it and a red frame where it differs from the
@@ -481,11 +496,16 @@ def preview(reading: SheetReading, predicted: np.ndarray | None = None) -> Image
     height = head + ROWS * (cell + 18 + pad) + pad
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=14)
+    font, chinese = _font(14)
     wrong = 0 if predicted is None else int(np.sum(np.asarray(predicted) != reading.labels))
-    title = f"{reading.source}: {len(reading)} digits"
-    if predicted is not None:
-        title += f", {wrong} read as another digit than the row's (red)"
+    if chinese:
+        title = f"{reading.source}：{len(reading)} 个数字 (digits)"
+        if predicted is not None:
+            title += f"，{wrong} 个的读数与所在的行不同 (红框 / red)"
+    else:
+        title = f"{reading.source}: {len(reading)} digits"
+        if predicted is not None:
+            title += f", {wrong} read as another digit than the row's (red)"
     draw.text((pad, 8), title, fill="black", font=font)
     for row in range(ROWS):
         top = head + row * (cell + 18 + pad)
