@@ -1,4 +1,5 @@
-"""The figures the notebooks show: sample digits, training curves, confusion matrix, mistakes, predictions.
+"""The figures the notebooks show: sample digits, network diagrams, training curves, confusion matrix, mistakes,
+predictions.
 
 Every function returns a :class:`matplotlib.figure.Figure` that pyplot has already let go of (``plt.close``), so
 Jupyter's inline backend does not show it a second time at the end of the cell, and figures made in a loop or in
@@ -12,13 +13,15 @@ tests are freed like any other object. In a notebook:
 Chinese text: matplotlib's default font (DejaVu Sans) has no Chinese glyphs; it would draw boxes and print "Glyph ...
 missing" warnings. Importing this module therefore adds the first installed font of :data:`CJK_FONTS` (e.g. Noto Sans
 CJK, Debian's ``fonts-noto-cjk``) to ``font.family`` as a fallback: Latin text keeps the default font, Chinese
-characters come from the fallback, in these figures and in a notebook's own ones. The course's figures still label in
-English, so they read the same on a machine without any CJK font.
+characters come from the fallback, in these figures and in a notebook's own ones. Labels follow the course's rule:
+Chinese first, English in parentheses (``plot_architecture``); where no CJK font is installed, matplotlib draws boxes
+for the Chinese characters and the English in parentheses still reads.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -26,6 +29,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .prediction import is_uncertain, top_two
@@ -113,6 +117,124 @@ def show_misclassified(
         return fig
     titles = [f"true {labels[i]} / pred {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
     return _image_grid(images[chosen], titles, [WRONG_COLOR] * len(chosen), cols=cols, cell_width=2.0)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One row of an architecture diagram: what ran, the shape it produced (without the batch axis), its parameters."""
+
+    label: str
+    kind: str
+    shape: tuple[int, ...]
+    parameters: int
+
+
+_BLOCK_COLORS = {
+    "input": "#d9d9d9", "conv": "#9ecae1", "pool": "#a1d99b", "norm": "#dadaeb", "activation": "#f0f0f0",
+    "linear": "#fdae6b", "flatten": "#fff3b0", "dropout": "#f0f0f0", "other": "#f0f0f0",
+}
+
+
+def plot_architecture(model: Any, input_shape: Sequence[int] = (1, 1, 28, 28)) -> Figure:
+    """A diagram of ``model`` drawn from the model itself: every layer that runs, in order, as one block.
+
+    One forward pass on zeros of ``input_shape`` (in evaluation mode, without gradients; the model's mode is restored
+    afterwards) records each leaf layer's output through forward hooks. Each row shows the layer (kind and kernel or
+    size), its output shape without the batch axis, and its trainable parameters; a block's width grows with the
+    number of values it outputs, so the picture shows the data shrinking from image to ten logits. A reshape written
+    in ``forward`` itself (``paddle.flatten``) appears as its own row; ``F.relu`` in ``forward`` changes no shape and
+    does not. The title gives the model's class and its total of trainable parameters (``paddle.summary``'s
+    "Trainable params").
+    """
+    blocks = _trace_blocks(model, input_shape)
+    total = sum(block.parameters for block in blocks)
+    sizes = [math.log10(max(math.prod(block.shape), 1)) for block in blocks]
+    largest = max(sizes) or 1.0
+
+    rows = len(blocks)
+    fig = _figure(8.6, 0.42 * rows + 1.0)
+    ax = fig.subplots()
+    ax.set_xlim(0, 11)
+    ax.set_ylim(rows - 0.4, -1.3)
+    ax.set_axis_off()
+    for x, heading, align in ((1.5, "数据量 (data size)", "center"), (3.2, "层 (layer)", "left"),
+                              (7.4, "输出形状 (output shape)", "center"), (10.9, "参数 (parameters)", "right")):
+        ax.text(x, -0.9, heading, ha=align, va="center", fontsize=9, fontweight="bold")
+    for row, (block, size) in enumerate(zip(blocks, sizes)):
+        width = 0.4 + 2.4 * size / largest
+        ax.add_patch(FancyBboxPatch((1.5 - width / 2, row - 0.3), width, 0.6, boxstyle="round,pad=0.02",
+                                    facecolor=_BLOCK_COLORS[block.kind], edgecolor="#555555", linewidth=0.8))
+        if row:
+            ax.annotate("", xy=(1.5, row - 0.32), xytext=(1.5, row - 0.68),
+                        arrowprops={"arrowstyle": "->", "color": "#555555", "linewidth": 0.8})
+        ax.text(3.2, row, block.label, ha="left", va="center", fontsize=9)
+        ax.text(7.4, row, "×".join(str(n) for n in block.shape), ha="center", va="center", fontsize=9)
+        ax.text(10.9, row, f"{block.parameters:,}" if block.kind != "input" else "", ha="right", va="center",
+                fontsize=9)
+    ax.set_title(f"{type(model).__name__}：可训练参数 (trainable parameters) {total:,}", fontsize=10)
+    return fig
+
+
+def _trace_blocks(model: Any, input_shape: Sequence[int]) -> list[_Block]:
+    """Run ``model`` once on zeros and list the blocks of its diagram (see ``plot_architecture``)."""
+    import paddle  # here, not at the top: the other figures (and the command line's predict) do without Paddle
+
+    if len(input_shape) < 2 or any(int(n) < 1 for n in input_shape):
+        raise ValueError(f"expected an input shape with a batch axis such as (1, 1, 28, 28), got {list(input_shape)}")
+    leaves = [layer for layer in model.sublayers() if not layer.sublayers()]
+    if not leaves:
+        raise ValueError(f"{type(model).__name__} has no layers to draw")
+    ran: list[tuple[Any, tuple[int, ...], tuple[int, ...]]] = []
+
+    def record(layer: Any, inputs: tuple, output: Any) -> None:
+        ran.append((layer, tuple(inputs[0].shape[1:]), tuple(output.shape[1:])))
+
+    modes = [(layer, layer.training) for layer in model.sublayers(include_self=True)]
+    hooks = [layer.register_forward_post_hook(record) for layer in leaves]
+    try:
+        model.eval()
+        with paddle.no_grad():
+            model(paddle.zeros([int(n) for n in input_shape], dtype="float32"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for layer, training in modes:
+            layer.training = training
+
+    blocks = [_Block("输入 (input)", "input", tuple(int(n) for n in input_shape[1:]), 0)]
+    for layer, shape_in, shape_out in ran:
+        if shape_in != blocks[-1].shape:  # forward reshaped the data between two layers
+            kind = "flatten" if len(shape_in) == 1 else "other"
+            label = "展平 (flatten)，写在 forward 里" if kind == "flatten" else "变形 (reshape)，写在 forward 里"
+            blocks.append(_Block(label, kind, shape_in, 0))
+        label, kind = _describe_layer(layer)
+        trainable = sum(math.prod(p.shape) for p in layer.parameters() if not p.stop_gradient)
+        blocks.append(_Block(label, kind, shape_out, int(trainable)))
+    return blocks
+
+
+def _describe_layer(layer: Any) -> tuple[str, str]:
+    """A short label for one layer (in the glossary's words) and the kind that colours its block."""
+    name = type(layer).__name__
+    if name.startswith("Conv"):
+        kernel = "×".join(str(n) for n in layer.weight.shape[2:])
+        return f"卷积 ({name}) {kernel}", "conv"
+    if "Pool" in name:
+        size = layer.ksize if isinstance(layer.ksize, int) else "×".join(str(n) for n in layer.ksize)
+        size = f"{size}×{size}" if isinstance(size, int) else size
+        return f"池化 ({name}) {size}", "pool"
+    if name == "Linear":
+        n_in, n_out = layer.weight.shape
+        return f"全连接层 (Linear) {n_in} → {n_out}", "linear"
+    if name.startswith("BatchNorm"):
+        return f"批归一化 ({name})", "norm"
+    if name == "Flatten":
+        return "展平 (Flatten)", "flatten"
+    if name.startswith("Dropout"):
+        return f"丢弃法 (Dropout) p = {layer.p}", "dropout"
+    if name in ("ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "Softmax"):
+        return f"激活函数 {name}", "activation"
+    return name, "other"
 
 
 def plot_history(history: Any) -> Figure:

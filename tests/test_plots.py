@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Annotation  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -239,8 +240,78 @@ def test_show_pipeline_rejects_bad_steps(steps):
         plots.show_pipeline(steps)
 
 
+def diagram_rows(fig: Figure) -> list[tuple[str, ...]]:
+    """The texts of an architecture diagram, row by row (top to bottom), left to right; the header row first."""
+    (ax,) = fig.axes
+    rows: dict[float, list] = {}
+    for text in ax.texts:
+        if isinstance(text, Annotation):  # the arrows between blocks
+            continue
+        x, y = text.get_position()
+        rows.setdefault(round(y, 3), []).append((x, text.get_text()))
+    return [tuple(text for _, text in sorted(row)) for _, row in sorted(rows.items())]
+
+
+def test_architecture_diagram_lists_every_layer_with_its_output_shape_and_parameters():
+    from course_utils.models import CourseCNN
+
+    model = CourseCNN()
+    fig = plots.plot_architecture(model, (1, 1, 28, 28))
+    header, *rows = diagram_rows(fig)
+    assert header == ("数据量 (data size)", "层 (layer)", "输出形状 (output shape)", "参数 (parameters)")
+    assert rows == [
+        ("输入 (input)", "1×28×28", ""),
+        ("卷积 (Conv2D) 5×5", "20×28×28", "520"),
+        ("池化 (MaxPool2D) 2×2", "20×14×14", "0"),
+        ("卷积 (Conv2D) 5×5", "20×14×14", "10,020"),
+        ("池化 (MaxPool2D) 2×2", "20×7×7", "0"),
+        ("展平 (flatten)，写在 forward 里", "980", "0"),  # paddle.flatten in forward: not a layer, still a step
+        ("全连接层 (Linear) 980 → 10", "10", "9,810"),
+    ]
+    assert fig.axes[0].get_title() == "CourseCNN：可训练参数 (trainable parameters) 20,350"
+    assert len(fig.axes[0].patches) == len(rows)  # one block per row
+
+
+@pytest.mark.parametrize("name", ["softmax", "mlp", "lenet5", "small_cnn"])
+def test_architecture_diagram_counts_what_paddle_summary_counts(name):
+    import paddle
+
+    from course_utils.models import build_model
+
+    model = build_model(name)
+    fig = plots.plot_architecture(model)
+    _, *rows = diagram_rows(fig)
+    counted = sum(int(row[-1].replace(",", "")) for row in rows[1:])
+    assert counted == paddle.summary(model, (1, 1, 28, 28))["trainable_params"]
+    assert rows[-1][-2] == "10"  # ten logits
+    assert len(rows) == 1 + sum(1 for layer in model.sublayers() if not layer.sublayers())  # input + every layer
+
+
+def test_architecture_diagram_leaves_the_model_in_its_mode():
+    from course_utils.models import build_model
+
+    model = build_model("small_cnn")
+    model.train()
+    plots.plot_architecture(model)
+    assert all(layer.training for layer in model.sublayers(include_self=True))
+    model.eval()
+    plots.plot_architecture(model)
+    assert not any(layer.training for layer in model.sublayers(include_self=True))
+    assert all(not layer._forward_post_hooks for layer in model.sublayers())  # the hooks are gone
+
+
+@pytest.mark.parametrize("shape", [(28, 28)[:1], (1, 0, 28, 28)])
+def test_architecture_diagram_rejects_a_shape_without_batch_axis(shape):
+    from course_utils.models import build_model
+
+    with pytest.raises(ValueError):
+        plots.plot_architecture(build_model("softmax"), shape)
+
+
 def test_every_figure_renders_silently_and_stays_out_of_pyplot():
     """No warning (e.g. a missing glyph) when drawn, and pyplot never tracks them, so Jupyter shows each once."""
+    from course_utils.models import build_model
+
     images, labels = digits(12), np.arange(12) % 10
     probabilities = one_hot_probabilities(list((labels + 1) % 10), [0.7] * 12)
     figures = [
@@ -251,6 +322,7 @@ def test_every_figure_renders_silently_and_stays_out_of_pyplot():
         plots.plot_confusion_matrix(np.eye(10, dtype=int) * 100),
         plots.show_prediction(images[0], probabilities[0], original=np.zeros((90, 120, 3), np.uint8)),
         plots.show_pipeline([("photo", np.zeros((90, 120), np.uint8)), ("28x28", images[0])]),
+        plots.plot_architecture(build_model("small_cnn")),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
