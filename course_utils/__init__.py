@@ -9,6 +9,7 @@ The notebooks import from here; each module holds one concern:
 - ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict (from an
   ONNX export without Paddle), deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
+- ``canvas``, ``upload``: chapter 4's drawing canvas and photo upload button (widgets)
 - ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
 """
 from __future__ import annotations

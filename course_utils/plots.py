@@ -13,9 +13,9 @@ tests are freed like any other object. In a notebook:
 Chinese text: matplotlib's default font (DejaVu Sans) has no Chinese glyphs; it would draw boxes and print "Glyph ...
 missing" warnings. Importing this module therefore adds the first installed font of :data:`CJK_FONTS` (e.g. Noto Sans
 CJK, Debian's ``fonts-noto-cjk``) to ``font.family`` as a fallback: Latin text keeps the default font, Chinese
-characters come from the fallback, in these figures and in a notebook's own ones. Labels follow the course's rule:
-Chinese first, English in parentheses (``plot_architecture``); where no CJK font is installed, matplotlib draws boxes
-for the Chinese characters and the English in parentheses still reads.
+characters come from the fallback, in these figures and in a notebook's own ones. Labels follow the course's rule for
+printed text: Chinese first, English in parentheses where it helps (``概率 (probability)``); where no CJK font is
+installed, matplotlib draws boxes for the Chinese characters and the English in parentheses still reads.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def show_misclassified(
 ) -> Figure:
     """A gallery of up to ``n`` wrongly predicted digits, most confident mistakes first.
 
-    ``probabilities`` are the model's softmax outputs ``[N, 10]``. Each title reads ``true 3 / pred 5 (0.87)``, the
+    ``probabilities`` are the model's softmax outputs ``[N, 10]``. Each title reads ``标签 3 · 预测 5 (0.87)``, the
     number being the probability the model gave its (wrong) answer: confident mistakes are the instructive ones
     (an ambiguous digit, sometimes a wrong label). With no mistakes the figure says so instead.
     """
@@ -112,10 +112,10 @@ def show_misclassified(
     if len(chosen) == 0:
         fig = _figure(4, 1)
         ax = fig.subplots()
-        ax.text(0.5, 0.5, f"No misclassified images among {len(images)}", ha="center", va="center")
+        ax.text(0.5, 0.5, f"{len(images)} 张图像全部正确 (no mistakes)", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    titles = [f"true {labels[i]} / pred {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
+    titles = [f"标签 {labels[i]} · 预测 {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
     return _image_grid(images[chosen], titles, [WRONG_COLOR] * len(chosen), cols=cols, cell_width=2.0)
 
 
@@ -266,8 +266,8 @@ def plot_histories(histories: Mapping[str, Any]) -> Figure:
         epochs = _epochs(history)
         accuracy_ax.plot(epochs, _series(history, "val_accuracy", len(epochs)), "o-", label=name)
         loss_ax.plot(epochs, _series(history, "train_loss", len(epochs)), "o-", label=name)
-    _style_epoch_axes(accuracy_ax, "Validation accuracy", "accuracy")
-    _style_epoch_axes(loss_ax, "Training loss", "loss")
+    _style_epoch_axes(accuracy_ax, "验证集正确率 (validation accuracy)", "accuracy")
+    _style_epoch_axes(loss_ax, "训练损失 (training loss)", "loss")
     return fig
 
 
@@ -298,9 +298,9 @@ def plot_confusion_matrix(matrix: np.ndarray) -> Figure:
             ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=color)
     ax.set_xticks(range(size))
     ax.set_yticks(range(size))
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    ax.set_title(f"Confusion matrix: {total} images, accuracy {accuracy:.2%}")
+    ax.set_xlabel("预测的数字 (predicted)")
+    ax.set_ylabel("真实的数字 (true label)")
+    ax.set_title(f"混淆矩阵 (confusion matrix)：{total} 张，正确率 {accuracy:.2%}")
     return fig
 
 
@@ -308,7 +308,8 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     """What the model saw and what it answered: the 28x28 input and a bar chart of the ten probabilities.
 
     ``probabilities`` is one softmax output, shape ``[10]`` or ``[1, 10]``; the predicted digit's bar is highlighted.
-    The title names the answer, or ``uncertain: 4 (0.55) or 9 (0.41)`` by the rule of ``prediction.is_uncertain``.
+    The title names the answer, or ``不确定 (uncertain): 4 (0.55) 或 9 (0.41)`` by the rule of
+    ``prediction.is_uncertain``.
     ``original`` (a PIL image or an array, e.g. the student's photo) is shown first when given.
     """
     image = np.asarray(image28)
@@ -317,8 +318,8 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     probs = _probabilities(np.atleast_2d(probabilities), 1)[0]
     predicted = int(probs.argmax())
 
-    panels = [] if original is None else [("original", original)]
-    panels.append(("model input (28x28)", image))
+    panels = [] if original is None else [("原图 (original)", original)]
+    panels.append(("模型的输入 (model input) 28x28", image))
     fig = _figure(2.6 * len(panels) + 4.5, 3)
     axes = fig.subplots(1, len(panels) + 1, width_ratios=[1] * len(panels) + [2])
     for ax, (title, picture) in zip(axes, panels):
@@ -328,13 +329,13 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     bar_ax.bar(range(NUM_CLASSES), probs, color=colors)
     bar_ax.set_xticks(range(NUM_CLASSES))
     bar_ax.set_ylim(0, 1)
-    bar_ax.set_xlabel("digit")
-    bar_ax.set_ylabel("probability")
+    bar_ax.set_xlabel("数字 (digit)")
+    bar_ax.set_ylabel("概率 (probability)")
     (first, p1), (second, p2) = top_two(probs)
     if is_uncertain(probs):
-        bar_ax.set_title(f"uncertain: {first} ({p1:.2f}) or {second} ({p2:.2f})")
+        bar_ax.set_title(f"不确定 (uncertain): {first} ({p1:.2f}) 或 {second} ({p2:.2f})")
     else:
-        bar_ax.set_title(f"prediction: {first} ({p1:.2f})")
+        bar_ax.set_title(f"预测 (prediction): {first} ({p1:.2f})")
     return fig
 
 
@@ -447,12 +448,12 @@ def _series(history: Any, name: str, length: int) -> list[float]:
 def _style_epoch_axes(ax: Axes, title: str, metric: str) -> None:
     """Shared look of the per-epoch panels: whole-number epochs, accuracy in percent, grid and legend."""
     ax.set_title(title)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("轮 (epoch)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if metric == "accuracy":
-        ax.set_ylabel("accuracy")
+        ax.set_ylabel("正确率 (accuracy)")
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     else:
-        ax.set_ylabel("cross-entropy loss")
+        ax.set_ylabel("交叉熵损失 (cross-entropy loss)")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -59,13 +59,13 @@ def test_predict_names_the_top_two_and_says_uncertain(trained, tmp_path, capsys)
     save_checkpoint(untrained, build_model("small_cnn"), model="small_cnn")
     example = str(PROJECT_ROOT / "work" / "example_0.jpg")
     assert main(["predict", example, "--checkpoint", str(checkpoint), "--backend", "dynamic"]) == 0
-    assert capsys.readouterr().out.startswith(f"{example}: 预测 / prediction: 3 (")
+    assert capsys.readouterr().out.startswith(f"{example}: 预测 (prediction): 3 (")
     assert main(["predict", example, "--checkpoint", str(untrained), "--backend", "dynamic", "--json"]) == 0
     alone = json.loads(capsys.readouterr().out)
     assert alone["uncertain"] is True and max(alone["probabilities"]) < 0.8
     assert main(["predict", example, "--checkpoint", str(checkpoint), str(untrained), "--backend", "dynamic"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{example}: 不确定 / uncertain: 3 (") and " 或 / or " in out
+    assert out.startswith(f"{example}: 不确定 (uncertain): 3 (") and " 或 " in out
 
 
 def test_predict_with_a_corrupt_onnx_file_notes_the_fallback_and_answers(trained, tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_show_misclassified_shows_only_mistakes_most_confident_first():
     labels = np.array([0, 1, 2, 3, 4])
     probabilities = one_hot_probabilities([0, 7, 2, 5, 9], [0.99, 0.61, 0.95, 0.87, 0.5])
     fig = plots.show_misclassified(digits(5), labels, probabilities)
-    assert titles(fig) == ["true 3 / pred 5 (0.87)", "true 1 / pred 7 (0.61)", "true 4 / pred 9 (0.50)"]
+    assert titles(fig) == ["标签 3 · 预测 5 (0.87)", "标签 1 · 预测 7 (0.61)", "标签 4 · 预测 9 (0.50)"]
     images = digits(5)
     np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), images[3])
 
@@ -101,7 +101,7 @@ def test_show_misclassified_says_so_when_there_is_no_mistake():
     labels = np.array([4, 2])
     fig = plots.show_misclassified(digits(2), labels, one_hot_probabilities([4, 2], [0.9, 0.8]))
     assert len(fig.axes) == 1
-    assert "No misclassified images" in fig.axes[0].texts[0].get_text()
+    assert "全部正确 (no mistakes)" in fig.axes[0].texts[0].get_text()
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_confusion_matrix_cells_show_the_counts():
     (ax,) = fig.axes
     cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in ax.texts}
     assert cells == {(row, col): str(matrix[row, col]) for row in range(10) for col in range(10)}
-    assert ax.get_xlabel() == "predicted label" and ax.get_ylabel() == "true label"
+    assert ax.get_xlabel() == "预测的数字 (predicted)" and ax.get_ylabel() == "真实的数字 (true label)"
     assert f"{np.trace(matrix) / matrix.sum():.2%}" in ax.get_title()
 
 
@@ -197,14 +197,14 @@ def test_show_prediction_bars_are_the_probabilities_with_the_answer_highlighted(
     bars = bar_ax.patches
     np.testing.assert_allclose([bar.get_height() for bar in bars], probabilities)
     assert [same_color(bar.get_facecolor(), plots.HIGHLIGHT_COLOR) for bar in bars] == [i == 7 for i in range(10)]
-    assert bar_ax.get_title() == "prediction: 7 (0.80)"
+    assert bar_ax.get_title() == "预测 (prediction): 7 (0.80)"
     np.testing.assert_array_equal(image_ax.images[0].get_array(), digits(1)[0])
 
 
 def test_show_prediction_puts_the_original_photo_first():
     photo = Image.new("RGB", (120, 90), (200, 180, 160))
     fig = plots.show_prediction(digits(1)[0], one_hot_probabilities([2], [0.9]), original=photo)
-    assert titles(fig)[:2] == ["original", "model input (28x28)"]
+    assert titles(fig)[:2] == ["原图 (original)", "模型的输入 (model input) 28x28"]
     assert fig.axes[0].images[0].get_array().shape == (90, 120, 3)
 
 
@@ -336,4 +336,4 @@ def test_show_prediction_says_uncertain_by_the_prediction_rule():
     probabilities[[4, 9]] = [0.55, 0.37]
     assert is_uncertain(probabilities)
     bar_ax = plots.show_prediction(digits(1)[0], probabilities).axes[-1]
-    assert bar_ax.get_title() == "uncertain: 4 (0.55) or 9 (0.37)"
+    assert bar_ax.get_title() == "不确定 (uncertain): 4 (0.55) 或 9 (0.37)"

@@ -422,8 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="print one JSON object")
 
-    sub = add("predict", cmd_predict, "read the digit in your own image files: the top two digits, and 不确定 / "
-              "uncertain when the model is not sure")
+    sub = add("predict", cmd_predict, "read the digit in your own image files: the top two digits, and 不确定 "
+              "(uncertain) when the model is not sure")
     sub.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP)")
     sub.add_argument(
         "--checkpoint",
