@@ -329,12 +329,24 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grading import DEFAULT_TIMEOUT, grade, write_csv
+    import random
+    import tempfile
 
+    from ..settings import PROJECT_ROOT
+    from .grading import DEFAULT_TIMEOUT, grade_submission, load_chapters, prepare_work, write_csv
+    from .notebook_build import SOLUTION_DIR
+    from .sandbox import Limits
+
+    chapters = load_chapters(PROJECT_ROOT / SOLUTION_DIR)
+    limits = Limits(seconds=args.timeout or DEFAULT_TIMEOUT)
+    seed = random.SystemRandom().randrange(2**31)
     grades = []
-    for submission in grade(args.submissions, timeout=args.timeout or DEFAULT_TIMEOUT):
-        print(submission.summary(), flush=True)
-        grades.append(submission)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = prepare_work(Path(tmp) / "work")
+        for path in args.submissions:
+            submission = grade_submission(Path(path), chapters, work=work, seed=seed, limits=limits)
+            print(submission.summary(), flush=True)
+            grades.append(submission)
     write_csv(grades, Path(args.out))
     print(f"成绩表 grades: {args.out}")
     return 1 if any(submission.problem for submission in grades) else 0
