@@ -135,10 +135,10 @@ def plot_history(history: Any) -> Figure:
 class LiveHistory:
     """Training curves that grow while ``train_model`` runs: ``train_model(..., callback=plots.LiveHistory())``.
 
-    The figure is ``plot_history``'s, redrawn in place in one notebook output (an IPython display handle): during an
-    epoch at most every ``interval`` seconds (a redraw costs about a tenth of a second), and always when an epoch's
-    validation is in, so the output left in the notebook is the final figure. Outside IPython it only keeps
-    ``figure`` up to date, e.g. to save it.
+    The figure is ``plot_history``'s, its epoch axis fixed to the whole run, redrawn in place in one notebook output
+    (an IPython display handle): at most every ``interval`` seconds (a redraw takes a few tenths of a second), and
+    always after the last epoch's validation, so the output left in the notebook is the final figure. Outside IPython
+    it only keeps ``figure`` up to date, e.g. to save it.
     """
 
     def __init__(self, interval: float = 2.0) -> None:
@@ -150,8 +150,8 @@ class LiveHistory:
         self._epochs_drawn = 0
 
     def __call__(self, history: Any) -> None:
-        epoch_ended = len(history.epoch) != self._epochs_drawn
-        if not epoch_ended and time.monotonic() - self._drawn_at < self.interval:
+        finished = len(history.epoch) != self._epochs_drawn and len(history.epoch) == history.total_epochs
+        if not finished and time.monotonic() - self._drawn_at < self.interval:
             return
         for ax in self._axes:
             ax.clear()
@@ -192,6 +192,10 @@ def _draw_history(axes: Sequence[Axes], history: Any) -> None:
     _style_epoch_axes(accuracy_ax, "正确率 (accuracy)", "accuracy")
     if steps:
         loss_ax.set_yscale("log")
+    total = getattr(history, "total_epochs", 0)
+    if total:  # the whole run's epoch axis from the start, so a live figure shows how far training has come
+        for ax in axes:
+            ax.set_xlim(-0.03 * total, 1.03 * total)
 
 
 def plot_learning_rate_sweep(sweep: Mapping[float, float], curves: Mapping[float, Sequence[float]]) -> Figure:

@@ -120,7 +120,8 @@ class History:
     ``train_loss`` and ``train_accuracy`` are measured at each epoch's end on the first ``TRAIN_EVAL_IMAGES``
     training images, in evaluation mode exactly as ``val_loss`` and ``val_accuracy`` on the validation set: the gap
     between the two is then the model's, not that of dropout or of weights that changed during the epoch.
-    ``steps_per_epoch`` places each step on the epoch axis (step ``i`` ends at epoch ``(i + 1) / steps_per_epoch``).
+    ``steps_per_epoch`` places each step on the epoch axis (step ``i`` ends at epoch ``(i + 1) / steps_per_epoch``);
+    ``total_epochs`` is where the run will end (``config.epochs``), so that a live figure knows its last epoch.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -132,6 +133,7 @@ class History:
     step_loss: list[float] = field(default_factory=list)
     step_learning_rate: list[float] = field(default_factory=list)
     steps_per_epoch: int = 0
+    total_epochs: int = 0
 
 
 _announced_device: str | None = None
@@ -296,7 +298,7 @@ def train_model(
     start_epoch = len(history.epoch) + 1
     seconds_before = history.seconds[-1] if history.seconds else 0.0
 
-    history.steps_per_epoch = steps_per_epoch
+    history.steps_per_epoch, history.total_epochs = steps_per_epoch, config.epochs
     network = paddle.DataParallel(model) if world_size > 1 else model
     is_main = rank == 0
     started = time.perf_counter()

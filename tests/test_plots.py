@@ -141,9 +141,9 @@ def test_plot_history_adds_every_batchs_loss_at_fractions_of_an_epoch():
 
 
 def test_live_history_redraws_while_training_and_always_at_an_epochs_end():
-    live = plots.LiveHistory(interval=3600)  # no redraw in the middle of an epoch after the first one
+    live = plots.LiveHistory(interval=3600)  # no redraw after the first one until the last epoch is in
     run = SimpleNamespace(epoch=[], train_loss=[], train_accuracy=[], val_loss=[], val_accuracy=[], step_loss=[],
-                          steps_per_epoch=3)
+                          steps_per_epoch=3, total_epochs=1)
     for loss in (2.3, 1.2, 0.8):
         run.step_loss.append(loss)
         live(run)
@@ -160,6 +160,7 @@ def test_live_history_redraws_while_training_and_always_at_an_epochs_end():
     np.testing.assert_allclose(val.get_ydata(), [0.75])
     np.testing.assert_allclose(accuracy_ax.get_lines()[1].get_ydata(), [0.78])
     assert len(live.figure.axes) == 2 and plt.get_fignums() == []  # one figure, redrawn in place
+    assert loss_ax.get_xlim()[1] >= 1 and accuracy_ax.get_xlim()[0] <= 0  # the whole run's epochs from the start
 
 
 def test_learning_rate_sweep_marks_the_diverged_runs():

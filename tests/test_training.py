@@ -119,7 +119,7 @@ def test_train_model_is_train_step_for_every_batch(data, monkeypatch):
     assert steps == [64] * FAST_STEPS and len(history.step_loss) == FAST_STEPS
     # The callback sees every step as it happens, then the epoch once its metrics are in.
     assert seen == [(i, 0) for i in range(1, FAST_STEPS + 1)] + [(FAST_STEPS, 1)]
-    assert history.steps_per_epoch == FAST_STEPS
+    assert history.steps_per_epoch == FAST_STEPS and history.total_epochs == 1
 
 
 def test_history_records_each_steps_rate_and_measures_training_images_like_validation(data):
