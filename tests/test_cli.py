@@ -97,7 +97,7 @@ def test_the_command_lines_option_values_are_the_modules_own():
     assert cli.RECIPE_NAMES == tuple(training.RECIPES)
     # `train` with no options is TrainConfig():
     defaults, config = vars(cli.build_parser().parse_args(["train"])), training.TrainConfig()
-    same = ("epochs", "batch_size", "optimizer", "schedule", "shift", "augment", "seed")
+    same = ("epochs", "batch_size", "optimizer", "schedule", "momentum", "beta1", "beta2", "shift", "augment", "seed")
     assert [defaults[name] for name in same] == [getattr(config, name) for name in same]
     assert defaults["lr"] == config.learning_rate
 

@@ -127,9 +127,76 @@ def test_plot_history_draws_train_and_validation_per_epoch():
         np.testing.assert_array_equal(train_line.get_xdata(), [1, 2, 3])
         np.testing.assert_allclose(train_line.get_ydata(), train)
         np.testing.assert_allclose(val_line.get_ydata(), val)
-        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["training", "validation"]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["训练集 (training)", "验证集 (validation)"]
     formatter = accuracy_ax.yaxis.get_major_formatter()
     assert isinstance(formatter, PercentFormatter) and formatter.xmax == 1  # accuracies are fractions
+
+
+def test_plot_history_adds_every_batchs_loss_at_fractions_of_an_epoch():
+    run = SimpleNamespace(**vars(history(2)), step_loss=[2.3, 1.0, 0.5, 0.4], steps_per_epoch=2)
+    loss_ax, _ = plots.plot_history(run).axes
+    batch_line = loss_ax.get_lines()[0]
+    np.testing.assert_allclose(batch_line.get_xdata(), [0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_allclose(batch_line.get_ydata(), run.step_loss)
+    assert loss_ax.get_yscale() == "log"
+
+
+def test_live_history_redraws_while_training_and_always_at_an_epochs_end():
+    live = plots.LiveHistory(interval=3600)  # no redraw after the first one until the last epoch is in
+    run = SimpleNamespace(epoch=[], train_loss=[], train_accuracy=[], val_loss=[], val_accuracy=[], step_loss=[],
+                          steps_per_epoch=3, total_epochs=1)
+    for loss in (2.3, 1.2, 0.8):
+        run.step_loss.append(loss)
+        live(run)
+    loss_ax, accuracy_ax = live.figure.axes
+    assert len(loss_ax.get_lines()[0].get_xdata()) == 1  # drawn at the first step, then throttled
+    run.epoch.append(1)
+    run.train_loss.append(0.7)
+    run.train_accuracy.append(0.8)
+    run.val_loss.append(0.75)
+    run.val_accuracy.append(0.78)
+    live(run)
+    batches, train, val = loss_ax.get_lines()
+    np.testing.assert_allclose(batches.get_ydata(), [2.3, 1.2, 0.8])
+    np.testing.assert_allclose(val.get_ydata(), [0.75])
+    np.testing.assert_allclose(accuracy_ax.get_lines()[1].get_ydata(), [0.78])
+    assert len(live.figure.axes) == 2 and plt.get_fignums() == []  # one figure, redrawn in place
+    assert loss_ax.get_xlim()[1] >= 1 and accuracy_ax.get_xlim()[0] <= 0  # the whole run's epochs from the start
+
+
+def test_learning_rate_sweep_marks_the_diverged_runs():
+    sweep = {0.01: 1.0, 0.1: 0.3, 1.0: float("nan")}
+    curves = {0.01: [2.3, 1.5, 1.0], 0.1: [2.3, 0.8, 0.3], 1.0: [2.3, 40.0, float("nan")]}
+    end_ax, step_ax = plots.plot_learning_rate_sweep(sweep, curves).axes
+    final, crosses = end_ax.get_lines()
+    np.testing.assert_allclose(final.get_xdata(), [0.01, 0.1])
+    np.testing.assert_allclose(crosses.get_xdata(), [1.0])
+    assert crosses.get_ydata()[0] > max(final.get_ydata())  # at the top, above every finite loss
+    diverged_curve = step_ax.get_lines()[-2]
+    np.testing.assert_allclose(diverged_curve.get_ydata(), [2.3])  # stops where the loss left the panel
+    with pytest.raises(ValueError):
+        plots.plot_learning_rate_sweep(sweep, {0.01: [1.0]})
+
+
+def test_kernels_share_one_scale_centred_on_zero():
+    weights = np.random.default_rng(0).standard_normal((12, 1, 5, 5))
+    fig = plots.show_kernels(weights)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 12
+    limit = np.abs(weights).max()
+    assert all(image.get_clim() == pytest.approx((-limit, limit)) for image in images)
+    np.testing.assert_allclose(images[3].get_array(), weights[3, 0])
+    with pytest.raises(ValueError):
+        plots.show_kernels(np.zeros((12, 3, 5, 5)))  # three input channels: not a first layer on greyscale
+
+
+def test_feature_maps_show_the_digit_then_one_panel_per_channel():
+    maps = np.random.default_rng(0).random((12, 24, 24))
+    fig = plots.show_feature_maps(digits(1)[0], maps)
+    assert titles(fig)[0] == "输入 (input)" and titles(fig)[1:] == [f"通道 (channel) {i}" for i in range(12)]
+    np.testing.assert_allclose(fig.axes[5].get_images()[0].get_array(), maps[4])
+    with pytest.raises(ValueError):
+        plots.show_feature_maps(digits(1)[0], maps[0])
 
 
 def test_plot_history_shows_a_single_epoch():
@@ -323,6 +390,9 @@ def test_every_figure_renders_silently_and_stays_out_of_pyplot():
         plots.show_prediction(images[0], probabilities[0], original=np.zeros((90, 120, 3), np.uint8)),
         plots.show_pipeline([("photo", np.zeros((90, 120), np.uint8)), ("28x28", images[0])]),
         plots.plot_architecture(build_model("small_cnn")),
+        plots.plot_learning_rate_sweep({0.1: 0.5, 1.0: float("nan")}, {0.1: [2.3, 0.5], 1.0: [2.3, float("inf")]}),
+        plots.show_kernels(np.ones((12, 1, 5, 5))),
+        plots.show_feature_maps(images[0], np.ones((12, 24, 24))),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")

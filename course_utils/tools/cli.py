@@ -105,14 +105,15 @@ def _launch(argv: list[str], procs: int) -> int:
     import time
 
     logs = settings.work_dir() / "logs" / time.strftime("train-%Y%m%d-%H%M%S")
-    main_file = Path(__file__).with_name("__main__.py")
+    main_file = Path(__file__).parent.parent / "__main__.py"  # course_utils/__main__.py: python -m course_utils
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(procs),
                "--log_dir", str(logs), "--log_level", "WARNING", str(main_file), *argv, "--procs", "1"]
     print(f"{procs} 个进程 processes (paddle.distributed.launch); logs: {logs}", flush=True)
     return subprocess.call(command, env=quiet_paddle_import(dict(os.environ)))
 
 
-RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "shift", "augment")
+RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "momentum", "beta1", "beta2", "shift",
+               "augment")
 """The ``train`` options a ``--recipe`` fixes (the others, e.g. ``--seed`` and ``--procs``, still apply)."""
 
 
@@ -140,7 +141,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
         print(f"[{args.recipe} {i + 1}/{recipe.members}] {recipe.model}, seed {args.seed + i}", flush=True)
         member = ["train", "--model", recipe.model, "--epochs", str(config.epochs), "--batch-size",
                   str(config.batch_size), "--optimizer", config.optimizer, "--lr", str(config.learning_rate),
-                  "--schedule", config.schedule, "--shift", str(config.shift), "--seed", str(args.seed + i),
+                  "--schedule", config.schedule, "--momentum", str(config.momentum), "--beta1", str(config.beta1),
+                  "--beta2", str(config.beta2), "--shift", str(config.shift), "--seed", str(args.seed + i),
                   "--checkpoint", str(checkpoint), "--procs", args.procs or RECIPE_PROCS]
         member += ["--augment"] if config.augment else []
         member += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--quiet"] if args.quiet else [])
@@ -184,6 +186,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         learning_rate=args.lr,
         schedule=args.schedule,
+        momentum=args.momentum,
+        beta1=args.beta1,
+        beta2=args.beta2,
         shift=args.shift,
         augment=args.augment,
         seed=args.seed,
@@ -381,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--schedule", default="onecycle", choices=["constant", "onecycle", "cosine"], help="(default: %(default)s)"
     )
+    sub.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum (default: %(default)s)")
+    sub.add_argument("--beta1", type=float, default=0.7, help="Adam's beta1 (default: %(default)s)")
+    sub.add_argument("--beta2", type=float, default=0.9, help="Adam's beta2 (default: %(default)s)")
     sub.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to N pixels")
     sub.add_argument(
         "--augment", action="store_true", help="augment with rotation, scale, shift, stroke width, elastic distortion"
