@@ -287,16 +287,24 @@ def broken_links(nb: NotebookNode, folder: Path) -> list[str]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
-        text = _CODE_SPANS.sub("", cell.source)
-        for target in _link_targets(text):
-            path = unquote(re.split(r"[#?]", target, maxsplit=1)[0])
-            if not path or _URL_SCHEME.match(target):
-                continue
+        for target, path in local_links(cell.source):
             if path.startswith("/"):
                 problems.append(f"cell {index}: '{target}' is an absolute path; use a path relative to the notebook")
             elif not (folder / path).exists():
                 problems.append(f"cell {index}: '{target}' does not exist")
     return problems
+
+
+def local_links(markdown: str) -> list[tuple[str, str]]:
+    """``(target, path)`` for every local link and image in *markdown* outside code spans: the target as written and
+    its file path (unquoted, without ``#anchor`` or ``?query``). URLs, ``attachment:`` images and in-page anchors are
+    left out. The same links are checked in the notebooks (``broken_links``) and copied into the website (``site``)."""
+    links = []
+    for target in _link_targets(_CODE_SPANS.sub("", markdown)):
+        path = unquote(re.split(r"[#?]", target, maxsplit=1)[0])
+        if path and not _URL_SCHEME.match(target):
+            links.append((target, path))
+    return links
 
 
 def _link_targets(text: str) -> Iterable[str]:

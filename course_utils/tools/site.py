@@ -1,0 +1,210 @@
+"""The course as a static website: ``python -m course_utils site [--out DIR]``.
+
+The pages are the solution notebooks with their stored outputs (nothing is executed), the README as the home page,
+the glossary and the instructor guide (``docs/instructor/*.md``). The builder is Jupyter Book 1 (Sphinx + myst-nb,
+all from PyPI), configured in ``site/_config.yml``: it builds offline, whereas Jupyter Book 2 (mystmd) fetches its
+theme from a web API at build time.
+
+A build has three steps:
+
+1. *Stage* the pages in a temporary folder, at the same relative paths as in the project, so every relative link in
+   them still points where it did: the README, each ``notebooks/NN_*.ipynb`` with a box under its title that links
+   the download of its student notebook (``student/NN_*.ipynb``, never the solution), the docs, and every other local
+   file these pages link to (e.g. ``work/example_0.jpg``, ``tools/make_example_image.py``).
+2. Write the table of contents (``_toc.yml``) from what was staged, so a new chapter or instructor page appears by
+   itself.
+3. Build the HTML with Jupyter Book and put it in place of the output folder: a static folder any web server serves.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CourseError
+from ..settings import PROJECT_ROOT
+from .notebook_build import SOLUTION_DIR, STUDENT_DIR, local_links
+
+SITE_DIR = "site"
+"""The book's configuration folder (``_config.yml``), relative to the project."""
+DEFAULT_OUT = PROJECT_ROOT / "build" / "site"
+"""Where the site goes unless ``--out`` says otherwise."""
+HOME_PAGE = "README.md"
+GLOSSARY = "docs/glossary.md"
+INSTRUCTOR_DIR = "docs/instructor"
+CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+DOWNLOAD_BOX = """
+:::{{admonition}} 学生版笔记本 / Student notebook
+:class: tip
+{{download}}`下载 {name} <{link}>`：本章的练习版，练习处留空、没有运行结果，在 JupyterLab 或 AI Studio 中打开
+(the exercise version: blanks to fill in, no outputs). 本页是参考答案及其运行结果 (this page: the solutions and
+their outputs).
+:::
+"""
+"""Put under each chapter's title (MyST). ``{name}``: the notebook's file name, ``{link}``: its path from the page."""
+BUILD_TIMEOUT = 1800
+"""Seconds the Jupyter Book build may take (about a minute on 2 cores)."""
+_SITE_MARKER = ".buildinfo"
+"""A file Sphinx writes into every HTML build: an existing ``--out`` folder without it is not replaced."""
+
+
+@dataclass(frozen=True)
+class Pages:
+    """The project files that become pages, relative to the project root, in the order of the table of contents."""
+
+    home: str
+    chapters: list[str]
+    reference: list[str]
+    instructor: list[str]
+
+    def all(self) -> list[str]:
+        return [self.home, *self.chapters, *self.reference, *self.instructor]
+
+
+def find_pages(root: Path = PROJECT_ROOT) -> Pages:
+    """The pages present in *root* now: every chapter notebook and every instructor page, whatever their number."""
+    chapters = sorted(path.relative_to(root).as_posix() for path in (root / SOLUTION_DIR).glob(CHAPTER_GLOB))
+    if not chapters:
+        raise CourseError(f"no chapter notebooks ({SOLUTION_DIR}/{CHAPTER_GLOB}) in {root}")
+    instructor = sorted(path.relative_to(root).as_posix() for path in (root / INSTRUCTOR_DIR).glob("*.md"))
+    reference = [GLOSSARY] if (root / GLOSSARY).is_file() else []
+    return Pages(HOME_PAGE, chapters, reference, instructor)
+
+
+def table_of_contents(pages: Pages) -> dict:
+    """Jupyter Book's ``_toc.yml`` (format ``jb-book``) for *pages*: the README as root, then one part each for the
+    chapters, the reference pages and the instructor guide (empty parts are left out)."""
+    parts = [
+        ("课程 / Chapters", pages.chapters),
+        ("参考 / Reference", pages.reference),
+        ("教师指南 / Instructor guide", pages.instructor),
+    ]
+    return {
+        "format": "jb-book",
+        "root": _document(pages.home),
+        "parts": [
+            {"caption": caption, "chapters": [{"file": _document(page)} for page in files]}
+            for caption, files in parts
+            if files
+        ],
+    }
+
+
+def _document(page: str) -> str:
+    """A page's name in the table of contents: its path without the suffix."""
+    return page.rsplit(".", 1)[0]
+
+
+def stage(pages: Pages, dest: Path, root: Path = PROJECT_ROOT) -> None:
+    """Copy *pages* and the local files they link to from *root* into *dest*, and write ``_config.yml`` and
+    ``_toc.yml`` there. Each chapter gets its student notebook's download box (see the module docstring)."""
+    import nbformat
+    import yaml
+
+    for page in pages.all():
+        source, target = root / page, dest / page
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if page in pages.chapters:
+            nb = nbformat.read(source, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "markdown":
+                    cell.source = _myst_targets(cell.source)
+            _stage_linked_files(_add_download_box(nb, page), page, dest, root, set(pages.all()))
+            nbformat.write(nb, target)
+        else:
+            text = _myst_targets(source.read_text(encoding="utf-8"))
+            target.write_text(text, encoding="utf-8")
+            _stage_linked_files(text, page, dest, root, set(pages.all()))
+    shutil.copy2(root / SITE_DIR / "_config.yml", dest / "_config.yml")
+    (dest / "_toc.yml").write_text(yaml.safe_dump(table_of_contents(pages), allow_unicode=True, sort_keys=False),
+                                   encoding="utf-8")
+
+
+_HTML_ANCHOR = re.compile(r"""^ {0,3}<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*>\s*</a>\s*$""", re.MULTILINE)
+
+
+def _myst_targets(markdown: str) -> str:
+    """Turn each line that is only an HTML anchor (``<a id="x"></a>``, Jupyter's way to name a place) into a MyST
+    target ``(x)=``: Sphinx then knows the name, so ``[..](#x)`` and ``[..](02_network.ipynb#x)`` resolve and are
+    checked."""
+    return _HTML_ANCHOR.sub(r"(\1)=", markdown)
+
+
+def _add_download_box(nb, page: str) -> str:
+    """Put ``DOWNLOAD_BOX`` under the title of chapter *page* and return the text of the markdown that links the
+    student notebook (its file is staged with the other linked files). The student notebook must exist."""
+    name = Path(page).name
+    box = DOWNLOAD_BOX.format(name=name, link=f"../{STUDENT_DIR}/{name}")
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# "):
+        title, _, rest = first.source.lstrip().partition("\n")
+        first.source = f"{title}\n{box}\n{rest}"
+    else:
+        import nbformat
+
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(box, id="student-notebook"))
+    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+
+
+def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set[str]) -> None:
+    """Copy into *dest* every file inside *root* that *text* (of *page*) links to, unless it is a page itself.
+
+    Links to folders, to files outside the project and to missing files are left for the build to report (so a
+    chapter whose student notebook is missing fails the build). Solution notebooks are never copied: only those in
+    ``pages`` become pages, and a page is HTML, not the ``.ipynb``.
+    """
+    folder = (root / page).parent
+    for _, path in local_links(text) + _download_links(text):
+        linked = (folder / path).resolve()
+        try:
+            relative = linked.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+        if relative in pages or not linked.is_file() or relative.startswith(f"{SOLUTION_DIR}/"):
+            continue
+        (dest / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(linked, dest / relative)
+
+
+_DOWNLOAD_ROLE = re.compile(r"\{download\}`[^`<]*<([^>`]+)>`")
+
+
+def _download_links(markdown: str) -> list[tuple[str, str]]:
+    """``(target, path)`` for each ``{download}`text <path>``` role in *markdown*, like ``local_links``."""
+    return [(target, target) for target in _DOWNLOAD_ROLE.findall(markdown)]
+
+
+def build_site(out: Path = DEFAULT_OUT, root: Path = PROJECT_ROOT, *, quiet: bool = False) -> Path:
+    """Build the website of the project in *root* into the folder *out* and return *out*.
+
+    The HTML is built next to *out* and replaces it only when the build succeeded, so a failed build leaves the
+    previous site as it was. An existing *out* that is not a site built before is refused rather than deleted.
+    """
+    out = out.resolve()
+    if out.exists() and any(out.iterdir()) and not (out / _SITE_MARKER).exists():
+        raise CourseError(f"{out} exists and is not a site built before: choose another --out or empty it")
+    pages = find_pages(root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".site-", dir=out.parent) as scratch:
+        source, build = Path(scratch) / "source", Path(scratch) / "build"
+        stage(pages, source, root)
+        command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(source),
+                   "--path-output", str(build), "--warningiserror", "--keep-going", "--all"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                                env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        if not quiet or result.returncode:
+            print(result.stdout[-6000:], result.stderr[-6000:], sep="\n", file=sys.stderr if result.returncode else
+                  sys.stdout)
+        if result.returncode:
+            raise CourseError(f"the Jupyter Book build failed (exit code {result.returncode}): see its messages above")
+        html = build / "_build" / "html"
+        old = Path(scratch) / "old"
+        if out.exists():
+            out.rename(old)
+        html.rename(out)
+    return out
