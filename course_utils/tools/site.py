@@ -17,6 +17,7 @@ A build has three steps:
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -185,6 +186,8 @@ def build_site(out: Path = DEFAULT_OUT, root: Path = PROJECT_ROOT, *, quiet: boo
     The HTML is built next to *out* and replaces it only when the build succeeded, so a failed build leaves the
     previous site as it was. An existing *out* that is not a site built before is refused rather than deleted.
     """
+    if importlib.util.find_spec("jupyter_book") is None:
+        raise CourseError("building the website needs Jupyter Book: pip install -e '.[site]'")
     out = out.resolve()
     if out.exists() and any(out.iterdir()) and not (out / _SITE_MARKER).exists():
         raise CourseError(f"{out} exists and is not a site built before: choose another --out or empty it")
