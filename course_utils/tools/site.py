@@ -115,7 +115,7 @@ def stage(pages: Pages, dest: Path, root: Path = PROJECT_ROOT) -> None:
             for cell in nb.cells:
                 if cell.cell_type == "markdown":
                     cell.source = _myst_targets(cell.source)
-            _stage_linked_files(_add_download_box(nb, page), page, dest, root, set(pages.all()))
+            _stage_linked_files(_add_download_box(nb, page, root), page, dest, root, set(pages.all()))
             nbformat.write(nb, target)
         else:
             text = _myst_targets(source.read_text(encoding="utf-8"))
@@ -126,7 +126,7 @@ def stage(pages: Pages, dest: Path, root: Path = PROJECT_ROOT) -> None:
                                    encoding="utf-8")
 
 
-_HTML_ANCHOR = re.compile(r"""^ {0,3}<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*>\s*</a>\s*$""", re.MULTILINE)
+_HTML_ANCHOR = re.compile(r"""^ {0,3}<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*>\s*</a>[ \t]*$""", re.MULTILINE)
 
 
 def _myst_targets(markdown: str) -> str:
@@ -136,10 +136,12 @@ def _myst_targets(markdown: str) -> str:
     return _HTML_ANCHOR.sub(r"(\1)=", markdown)
 
 
-def _add_download_box(nb, page: str) -> str:
+def _add_download_box(nb, page: str, root: Path) -> str:
     """Put ``DOWNLOAD_BOX`` under the title of chapter *page* and return the text of the markdown that links the
     student notebook (its file is staged with the other linked files). The student notebook must exist."""
     name = Path(page).name
+    if not (root / STUDENT_DIR / name).is_file():
+        raise CourseError(f"{STUDENT_DIR}/{name} is missing: run python -m course_utils notebooks build")
     box = DOWNLOAD_BOX.format(name=name, link=f"../{STUDENT_DIR}/{name}")
     first = nb.cells[0] if nb.cells else None
     if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# "):
@@ -155,9 +157,8 @@ def _add_download_box(nb, page: str) -> str:
 def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set[str]) -> None:
     """Copy into *dest* every file inside *root* that *text* (of *page*) links to, unless it is a page itself.
 
-    Links to folders, to files outside the project and to missing files are left for the build to report (so a
-    chapter whose student notebook is missing fails the build). Solution notebooks are never copied: only those in
-    ``pages`` become pages, and a page is HTML, not the ``.ipynb``.
+    Links to folders, to files outside the project and to missing files are left for the build to report. Solution
+    notebooks are never copied: only those in ``pages`` become pages, and a page is HTML, not the ``.ipynb``.
     """
     folder = (root / page).parent
     for _, path in local_links(text) + _download_links(text):
