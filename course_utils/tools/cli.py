@@ -105,7 +105,7 @@ def _launch(argv: list[str], procs: int) -> int:
     import time
 
     logs = settings.work_dir() / "logs" / time.strftime("train-%Y%m%d-%H%M%S")
-    main_file = Path(__file__).with_name("__main__.py")
+    main_file = Path(__file__).parent.parent / "__main__.py"  # course_utils/__main__.py (this file is in tools/)
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(procs),
                "--log_dir", str(logs), "--log_level", "WARNING", str(main_file), *argv, "--procs", "1"]
     print(f"{procs} 个进程 processes (paddle.distributed.launch); logs: {logs}", flush=True)
