@@ -18,7 +18,6 @@ A build has three steps:
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -126,6 +125,8 @@ def stage(pages: Pages, dest: Path, root: Path = PROJECT_ROOT) -> None:
                                    encoding="utf-8")
 
 
+_DOWNLOAD_ROLE = re.compile(r"\{download\}`[^`<]*<([^>`]+)>`")
+"""A MyST ``{download}`text <path>``` role (the download box's link); its path is staged like a link's."""
 _HTML_ANCHOR = re.compile(r"""^ {0,3}<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*>\s*</a>[ \t]*$""", re.MULTILINE)
 
 
@@ -161,7 +162,7 @@ def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set
     notebooks are never copied: only those in ``pages`` become pages, and a page is HTML, not the ``.ipynb``.
     """
     folder = (root / page).parent
-    for _, path in local_links(text) + _download_links(text):
+    for path in [path for _, path in local_links(text)] + _DOWNLOAD_ROLE.findall(text):
         linked = (folder / path).resolve()
         try:
             relative = linked.relative_to(root.resolve()).as_posix()
@@ -171,14 +172,6 @@ def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set
             continue
         (dest / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(linked, dest / relative)
-
-
-_DOWNLOAD_ROLE = re.compile(r"\{download\}`[^`<]*<([^>`]+)>`")
-
-
-def _download_links(markdown: str) -> list[tuple[str, str]]:
-    """``(target, path)`` for each ``{download}`text <path>``` role in *markdown*, like ``local_links``."""
-    return [(target, target) for target in _DOWNLOAD_ROLE.findall(markdown)]
 
 
 def build_site(out: Path = DEFAULT_OUT, root: Path = PROJECT_ROOT, *, quiet: bool = False) -> Path:
@@ -199,12 +192,10 @@ def build_site(out: Path = DEFAULT_OUT, root: Path = PROJECT_ROOT, *, quiet: boo
         stage(pages, source, root)
         command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(source),
                    "--path-output", str(build), "--warningiserror", "--keep-going", "--all"]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
-                                env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        if not quiet or result.returncode:
-            print(result.stdout[-6000:], result.stderr[-6000:], sep="\n", file=sys.stderr if result.returncode else
-                  sys.stdout)
+        result = subprocess.run(command, capture_output=quiet, text=True, timeout=BUILD_TIMEOUT)
         if result.returncode:
+            if quiet:
+                print(result.stdout[-8000:], result.stderr[-8000:], sep="\n", file=sys.stderr)
             raise CourseError(f"the Jupyter Book build failed (exit code {result.returncode}): see its messages above")
         html = build / "_build" / "html"
         old = Path(scratch) / "old"
