@@ -37,8 +37,9 @@ def project(tmp_path: Path) -> Path:
     (root / "work" / "mnist.npz").write_bytes(b"data, not linked")
     (root / "docs" / "instructor").mkdir(parents=True)
     (root / "docs" / "glossary.md").write_text("# 术语表\n", encoding="utf-8")
-    (root / "docs" / "instructor" / "ch01.md").write_text("# 第 1 章\n\n[笔记本](../../notebooks/01_data.ipynb)\n",
-                                                         encoding="utf-8")
+    (root / "docs" / "instructor" / "ch01.md").write_text(
+        "# 第 1 章\n\n[答案](../../notebooks/01_data.ipynb) [学生版](../../student/01_data.ipynb)\n\n"
+        "`[代码里的](../../student/01_data.ipynb)`\n", encoding="utf-8")
     (root / "README.md").write_text("# 课程\n\n[第 1 章](notebooks/01_data.ipynb)\n", encoding="utf-8")
     shutil.copytree(PROJECT_ROOT / "site", root / "site")
     return root
@@ -78,6 +79,12 @@ def test_staging_links_the_student_notebook_and_never_copies_a_solution(project,
     ]
     chapter_2 = nbformat.read(dest / "notebooks" / "02_network.ipynb", as_version=4)
     assert "(twice)=\n\n## 两次 softmax" in chapter_2.cells[1].source  # an HTML anchor becomes a MyST target
+    # A named place on another page is linked by its name alone (MyST finds it across pages); a notebook that is not
+    # a page becomes a download; links in code stay as they are.
+    assert staged.cells[1].source == "见[第 2 章](#twice)。"
+    assert (dest / "docs" / "instructor" / "ch01.md").read_text(encoding="utf-8") == (
+        "# 第 1 章\n\n[答案](../../notebooks/01_data.ipynb) [学生版](path:../../student/01_data.ipynb)\n\n"
+        "`[代码里的](../../student/01_data.ipynb)`\n")
     toc = yaml.safe_load((dest / "_toc.yml").read_text(encoding="utf-8"))
     assert toc["parts"][0]["caption"] == "课程 / Chapters"
     assert (dest / "_config.yml").read_bytes() == (PROJECT_ROOT / "site" / "_config.yml").read_bytes()

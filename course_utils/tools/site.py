@@ -18,6 +18,7 @@ A build has three steps:
 from __future__ import annotations
 
 import importlib.util
+import posixpath
 import re
 import shutil
 import subprocess
@@ -25,10 +26,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from ..errors import CourseError
 from ..settings import PROJECT_ROOT
-from .notebook_build import SOLUTION_DIR, STUDENT_DIR, local_links
+from .notebook_build import CODE_SPANS, SOLUTION_DIR, STUDENT_DIR, URL_SCHEME, local_links
 
 SITE_DIR = "site"
 """The book's configuration folder (``_config.yml``), relative to the project."""
@@ -102,44 +104,85 @@ def _document(page: str) -> str:
 
 def stage(pages: Pages, dest: Path, root: Path = PROJECT_ROOT) -> None:
     """Copy *pages* and the local files they link to from *root* into *dest*, and write ``_config.yml`` and
-    ``_toc.yml`` there. Each chapter gets its student notebook's download box (see the module docstring)."""
+    ``_toc.yml`` there. Each chapter gets its student notebook's download box, and links are made plain to Sphinx
+    (``_sphinx_links``), so that any link the build cannot resolve is an error."""
     import nbformat
     import yaml
 
+    notebooks, texts = {}, {}
     for page in pages.all():
-        source, target = root / page, dest / page
-        target.parent.mkdir(parents=True, exist_ok=True)
         if page in pages.chapters:
-            nb = nbformat.read(source, as_version=4)
-            for cell in nb.cells:
-                if cell.cell_type == "markdown":
-                    cell.source = _myst_targets(cell.source)
-            _stage_linked_files(_add_download_box(nb, page, root), page, dest, root, set(pages.all()))
-            nbformat.write(nb, target)
+            nb = notebooks[page] = nbformat.read(root / page, as_version=4)
+            _add_download_box(nb, page, root)
+            texts[page] = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
         else:
-            text = _myst_targets(source.read_text(encoding="utf-8"))
-            target.write_text(text, encoding="utf-8")
+            texts[page] = [(root / page).read_text(encoding="utf-8")]
+        texts[page] = [_myst_targets(text) for text in texts[page]]
+    labels = {page: {label for text in markdown for label in _MYST_TARGET.findall(text)}
+              for page, markdown in texts.items()}
+    for page in pages.all():
+        markdown = [_sphinx_links(text, page, labels) for text in texts[page]]
+        target = dest / page
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if page in notebooks:
+            cells = (cell for cell in notebooks[page].cells if cell.cell_type == "markdown")
+            for cell, text in zip(cells, markdown):
+                cell.source = text
+            nbformat.write(notebooks[page], target)
+        else:
+            target.write_text(markdown[0], encoding="utf-8")
+        for text in markdown:
             _stage_linked_files(text, page, dest, root, set(pages.all()))
     shutil.copy2(root / SITE_DIR / "_config.yml", dest / "_config.yml")
     (dest / "_toc.yml").write_text(yaml.safe_dump(table_of_contents(pages), allow_unicode=True, sort_keys=False),
                                    encoding="utf-8")
 
 
-_DOWNLOAD_ROLE = re.compile(r"\{download\}`[^`<]*<([^>`]+)>`")
-"""A MyST ``{download}`text <path>``` role (the download box's link); its path is staged like a link's."""
 _HTML_ANCHOR = re.compile(r"""^ {0,3}<a\s+(?:id|name)\s*=\s*["']([^"']+)["']\s*>\s*</a>[ \t]*$""", re.MULTILINE)
+_MYST_TARGET = re.compile(r"^\(([^()\s]+)\)=[ \t]*$", re.MULTILINE)
+_MARKDOWN_LINK = re.compile(r"(?<!!)(\[[^\]]*\]\()\s*([^)\s]+)\s*\)")
 
 
 def _myst_targets(markdown: str) -> str:
     """Turn each line that is only an HTML anchor (``<a id="x"></a>``, Jupyter's way to name a place) into a MyST
-    target ``(x)=``: Sphinx then knows the name, so ``[..](#x)`` and ``[..](02_network.ipynb#x)`` resolve and are
-    checked."""
+    target ``(x)=``: Sphinx then knows the name, and a link to it is checked."""
     return _HTML_ANCHOR.sub(r"(\1)=", markdown)
 
 
-def _add_download_box(nb, page: str, root: Path) -> str:
-    """Put ``DOWNLOAD_BOX`` under the title of chapter *page* and return the text of the markdown that links the
-    student notebook (its file is staged with the other linked files). The student notebook must exist."""
+def _sphinx_links(markdown: str, page: str, labels: dict[str, set[str]]) -> str:
+    """*markdown* of *page* with two kinds of Markdown links (not images, not in code) rewritten for MyST:
+
+    - to a named place on another page, ``02_network.ipynb#softmax-twice``: ``#softmax-twice``, which MyST finds
+      across pages (it would warn about the page-and-name form, although it writes that link right);
+    - to a notebook or Markdown file that is not a page (a student notebook): ``path:...``, a download (MyST would
+      look for a page by that name and drop the link).
+    """
+
+    def rewrite(match: re.Match) -> str:
+        opening, target = match.groups()
+        if URL_SCHEME.match(target) or target.startswith("#"):
+            return match.group(0)
+        path, _, anchor = unquote(target).partition("#")
+        linked = posixpath.normpath(posixpath.join(posixpath.dirname(page), path))
+        if linked in labels:
+            return f"{opening}#{anchor})" if anchor in labels[linked] else match.group(0)
+        if linked.endswith((".ipynb", ".md")):
+            return f"{opening}path:{target})"
+        return match.group(0)
+
+    parts = CODE_SPANS.split(markdown)
+    spans = CODE_SPANS.findall(markdown)
+    rewritten = [_MARKDOWN_LINK.sub(rewrite, part) for part in parts]
+    return "".join(part + span for part, span in zip(rewritten, [*spans, ""]))
+
+
+_DOWNLOAD_ROLE = re.compile(r"\{download\}`[^`<]*<([^>`]+)>`")
+"""A MyST ``{download}`text <path>``` role (the download box's link); its path is staged like a link's."""
+_PATH_LINK = re.compile(r"\]\(\s*(path:[^)\s]+)")
+"""A download link ``[text](path:...)`` made by ``_sphinx_links``; its path is staged like a link's."""
+def _add_download_box(nb, page: str, root: Path) -> None:
+    """Put ``DOWNLOAD_BOX`` under the title of chapter *page*; the student notebook it links must exist (it is staged
+    with the other linked files)."""
     name = Path(page).name
     if not (root / STUDENT_DIR / name).is_file():
         raise CourseError(f"{STUDENT_DIR}/{name} is missing: run python -m course_utils notebooks build")
@@ -152,7 +195,6 @@ def _add_download_box(nb, page: str, root: Path) -> str:
         import nbformat
 
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(box, id="student-notebook"))
-    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
 
 
 def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set[str]) -> None:
@@ -162,7 +204,9 @@ def _stage_linked_files(text: str, page: str, dest: Path, root: Path, pages: set
     notebooks are never copied: only those in ``pages`` become pages, and a page is HTML, not the ``.ipynb``.
     """
     folder = (root / page).parent
-    for path in [path for _, path in local_links(text)] + _DOWNLOAD_ROLE.findall(text):
+    links = [path for _, path in local_links(text)] + _DOWNLOAD_ROLE.findall(text)
+    links += [unquote(target[len("path:"):]).partition("#")[0] for target in _PATH_LINK.findall(text)]
+    for path in links:
         linked = (folder / path).resolve()
         try:
             relative = linked.relative_to(root.resolve()).as_posix()
