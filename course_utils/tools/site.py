@@ -10,7 +10,9 @@ A build has three steps:
 1. *Stage* the pages in a temporary folder, at the same relative paths as in the project, so every relative link in
    them still points where it did: the README, each ``notebooks/NN_*.ipynb`` with a box under its title that links
    the download of its student notebook (``student/NN_*.ipynb``, never the solution), the docs, and every other local
-   file these pages link to (e.g. ``work/example_0.jpg``, ``tools/make_example_image.py``).
+   file these pages link to (e.g. ``work/example_0.jpg``, ``tools/make_example_image.py``). Jupyter's HTML anchors
+   become MyST targets, and two kinds of links are rewritten so that MyST resolves them (``_sphinx_links``): then
+   the build treats every warning as an error, and a link that leads nowhere fails it.
 2. Write the table of contents (``_toc.yml``) from what was staged, so a new chapter or instructor page appears by
    itself.
 3. Build the HTML with Jupyter Book and put it in place of the output folder: a static folder any web server serves.
