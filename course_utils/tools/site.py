@@ -52,7 +52,7 @@ their outputs).
 """
 """Put under each chapter's title (MyST). ``{name}``: the notebook's file name, ``{link}``: its path from the page."""
 BUILD_TIMEOUT = 1800
-"""Seconds the Jupyter Book build may take (about a minute on 2 cores)."""
+"""Seconds the Jupyter Book build may take (it takes 10-30 s on 2 cores)."""
 _SITE_MARKER = ".buildinfo"
 """A file Sphinx writes into every HTML build: an existing ``--out`` folder without it is not replaced."""
 
