@@ -339,7 +339,7 @@ def cmd_site(args: argparse.Namespace) -> int:
     from .site import DEFAULT_OUT, build_site
 
     out = build_site(Path(args.out) if args.out else DEFAULT_OUT, quiet=args.quiet)
-    print(f"网站 website: {out}/index.html (python -m http.server --directory {out})")
+    print(f"网站 website: {out}/index.html (preview: python -m http.server --bind 127.0.0.1 --directory {out})")
     return 0
 
 
