@@ -1,4 +1,5 @@
-"""The command line: ``python -m course_utils COMMAND`` (download, train, evaluate, predict, export, notebooks, grade, site).
+"""The command line: ``python -m course_utils COMMAND``; the commands are download, train, evaluate, predict, export,
+notebooks, grade and site.
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
