@@ -19,7 +19,8 @@ import warnings
 
 from .paddle_check import guard_paddle_import
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"
+"""The course's release (pyproject.toml reads it; CHANGELOG.md says what each release changed)."""
 
 # A missing or too old Paddle becomes one line saying what to install, where `paddle` is first imported (checked from
 # its metadata: importing course_utils never imports Paddle).

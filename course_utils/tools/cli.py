@@ -1,4 +1,5 @@
-"""The command line: ``python -m course_utils download | train | evaluate | predict | export | notebooks``.
+"""The command line: ``python -m course_utils COMMAND``; the commands are download, train, evaluate, predict, export,
+notebooks, grade and site.
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import quiet_paddle_import, settings
+from .. import __version__, quiet_paddle_import, settings
 from ..errors import CourseError
 
 if TYPE_CHECKING:
@@ -352,11 +353,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 1 if any(submission.problem for submission in grades) else 0
 
 
+def cmd_site(args: argparse.Namespace) -> int:
+    from .site import DEFAULT_OUT, build_site
+
+    out = build_site(Path(args.out) if args.out else DEFAULT_OUT, quiet=args.quiet)
+    print(f"网站 website: {out}/index.html (preview: python -m http.server --bind 127.0.0.1 --directory {out})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m course_utils`` with one subparser per command."""
     parser = argparse.ArgumentParser(
         prog="python -m course_utils", description="手写数字识别 course tools: data, training, prediction, notebooks."
     )
+    parser.add_argument("--version", action="version", version=f"course_utils {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -464,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters")
     sub.add_argument("--out", default="grades.csv", help="CSV file, one row per exercise (default: %(default)s)")
     sub.add_argument("--timeout", type=int, help="seconds each notebook may run (default: 600)")
+
+    sub = add("site", cmd_site, "build the course website (Jupyter Book) from the solution notebooks' stored outputs")
+    sub.add_argument("--out", help="the static folder to write (default: build/site)")
+    sub.add_argument("--quiet", action="store_true", help="print Jupyter Book's messages only when it fails")
     return parser
 
 
