@@ -55,6 +55,7 @@ bomb first and can say which limit it broke."""
 SANDBOX_UIDS = range(61000, 61000 + 1024)
 """User ids the sandboxes run as when the grader is root: ids of no account of this machine are taken from here."""
 _LOCKS = Path(tempfile.gettempdir()) / "course-sandbox-uids"
+_STOP = threading.Event()
 
 _LIMITS_THEN_EXEC = """\
 import os, resource, sys
@@ -93,7 +94,7 @@ class SandboxResult:
 
     returncode: int | None
     limit: str | None
-    """``"memory"``, ``"processes"``, ``"time"`` or None."""
+    """``"memory"``, ``"processes"``, ``"time"`` or None (``"stopped"`` after ``stop_all``)."""
     seconds: float
     output: str
     """The last ``OUTPUT_BYTES`` of stdout and stderr together."""
@@ -206,6 +207,11 @@ def _made_on_the_way(covers: list[Path], bound: list[Path]) -> list[Path]:
     return sorted(made)
 
 
+def stop_all() -> None:
+    """Kill every run of this process, now and from now on (the grader was interrupted: Ctrl-C)."""
+    _STOP.set()
+
+
 @contextlib.contextmanager
 def _sandbox_user() -> Iterator[int | None]:
     """A user id no other sandbox uses now, when running as root (held by a lock file until the run ends); else None:
@@ -301,7 +307,9 @@ def _watch(command: list[str], limits: Limits, *, cwd: Path, env: dict[str, str]
     limit = None
     while process.poll() is None:
         tree = _tree(process.pid, process.pid)
-        if time.monotonic() - started > limits.seconds:
+        if _STOP.is_set():
+            limit = "stopped"
+        elif time.monotonic() - started > limits.seconds:
             limit = "time"
         elif sum(task.threads for task in tree.values()) > limits.processes:
             limit = "processes"
