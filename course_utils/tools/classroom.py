@@ -30,10 +30,9 @@ import json
 import os
 import re
 import secrets
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -150,12 +149,7 @@ def _grade_all(todo: list[Submission], results: dict[str, SubmissionGrade], *, o
 
     jobs = max(1, jobs or settings.usable_cores())
     with contextlib.ExitStack() as cleanup:
-        folder = Path(tempfile.mkdtemp(prefix="course-grade-"))
-        cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
-        os.chmod(folder, 0o755)  # the sandbox's own user (when grading as root) reads the work folder's copies
-        work = grading.prepare_work(folder / "work", log=log)
-        for path in [work, *work.rglob("*")]:
-            path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+        work = cleanup.enter_context(_work_folder(log))
         bar = cleanup.enter_context(tqdm(total=len(todo), desc="评分 grading", unit="nb", disable=not progress))
         write = tqdm.write if progress else log
         pool = cleanup.enter_context(ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade"))
@@ -178,6 +172,18 @@ def _grade_all(todo: list[Submission], results: dict[str, SubmissionGrade], *, o
                 future.cancel()
             sandbox.stop_all()  # the runs under way end now; what was saved stays saved
             raise
+
+
+@contextlib.contextmanager
+def _work_folder(log: Callable[[str], None]) -> Iterator[Path]:
+    """The work folder every submission of a run gets a copy of (``grading.prepare_work``), in a temporary folder
+    that every user may read: when grading as root, the sandbox runs as a user of its own."""
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
+        os.chmod(folder, 0o755)
+        work = grading.prepare_work(Path(folder) / "work", log=log)
+        for path in [work, *work.rglob("*")]:
+            path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+        yield work
 
 
 def _grade_one(member: Submission, chapters: list[Chapter], work: Path, seed: int, limits: Limits,
@@ -346,3 +352,65 @@ def _feedback_section(grade: SubmissionGrade) -> list[str]:
 def _safe_name(student: str) -> str:
     """A file name for ``student``: anything but letters, digits, ``-``, ``_`` and ``.`` becomes ``_``."""
     return re.sub(r"[^\w.-]", "_", student).strip(".") or "_"
+
+
+def precheck(path: Path, chapters: list[Chapter]) -> tuple[Chapter | None, list[str]]:
+    """What ``check-submission`` says before running anything: the chapter the notebook is, and the classic mistakes
+    (not a notebook, empty, not saved since it was handed out, the file name naming another chapter)."""
+    from .notebook_build import STUDENT_DIR, read_notebook
+
+    try:
+        nb = read_notebook(path)
+    except Exception as error:  # nbformat raises JSON, schema and conversion errors of several types
+        return None, [f"不是有效的笔记本 not a valid notebook: {' '.join(str(error).split())[:200]}"]
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code" and cell.source.strip()]
+    if not code:
+        return None, ["笔记本是空的 the notebook is empty (no code): did you save it (Ctrl+S) before handing it in?"]
+    chapter = grading.recognise(nb, chapters)
+    if chapter is None:
+        return None, ["不是本课程的笔记本 not a notebook of this course: hand in the notebook from student/"]
+    problems = []
+    named = re.match(r"(\d\d)_", path.name)
+    if named and named.group(1) != chapter.name[:2]:
+        problems.append(f"章节不对 wrong chapter: the file name says chapter {int(named.group(1))}, but its content is "
+                        f"{chapter.title or chapter.name}: hand in the right file")
+    handed_out = settings.PROJECT_ROOT / STUDENT_DIR / chapter.path.name
+    if handed_out.is_file() and chapter.exercises:
+        given = {cell.get("id"): cell.source for cell in read_notebook(handed_out).cells}
+        mine = {cell.get("id"): cell.source for cell in nb.cells}
+        answered = [exercise.name for exercise in chapter.exercises
+                    if exercise.solution_id in mine and mine[exercise.solution_id] != given.get(exercise.solution_id)]
+        if not answered and any(exercise.solution_id in mine for exercise in chapter.exercises):
+            problems.append("没有保存的改动 unsaved: no exercise cell differs from the notebook handed out; save it "
+                            "(Ctrl+S) and check again")
+    return chapter, problems
+
+
+def check_submission(path: Path, *, limits: Limits = Limits(), isolate: bool = True,
+                     log: Callable[[str], None] = print) -> bool:
+    """``python -m course_utils check-submission``: say what will be graded, run exactly what the grader runs on this
+    one notebook (a work folder prepared as for a class, a new seed), and print each check's verdict. True when the
+    notebook has none of ``precheck``'s problems and was graded to its end."""
+    from .notebook_build import SOLUTION_DIR
+
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"no such file: {path}: give the notebook you will hand in (.ipynb)")
+    chapters = grading.load_chapters(settings.PROJECT_ROOT / SOLUTION_DIR)
+    chapter, problems = precheck(path, chapters)
+    for problem in problems:
+        log(f"⚠️ {problem}")
+    if chapter is None:
+        return False
+    names = ", ".join(exercise.name for exercise in chapter.exercises) or "none"
+    log(f"将批改 will be graded: {chapter.title or chapter.name}: {len(chapter.exercises)} 个练习 exercises ({names})")
+    with _work_folder(lambda line: None) as work:
+        grade = grading.grade_submission(path, chapters, work=work, seed=secrets.randbelow(2**31), limits=limits,
+                                         isolate=isolate)
+    for result in grade.results:
+        log(f"  {result.exercise}: {result.message}")
+    limit = getattr(grade, "limit", None)
+    if limit:
+        log(f"  {LIMIT_MESSAGES.get(limit, limit)}")
+    log(grade.summary())
+    return not problems and not grade.problem and not limit
