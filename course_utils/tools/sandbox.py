@@ -169,11 +169,11 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
 def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path) -> tuple[list[Path], list[Path]]:
     """Folders to cover with an empty tmpfs, and the paths to show again inside them, read-only.
 
-    Covered: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and every folder that
-    other users may not pass through (``/root``), where the sandbox's user would be stopped anyway. Shown again: what
-    the command needs there, namely Python, its ``sys.path``, the project and every absolute path in ``argv`` and in
-    ``env`` (``PYTHONPATH``, ``COURSE_DATA_DIR``, ...). Without this, a Python installed under ``/root`` (pyenv)
-    could not run as the sandbox's user.
+    Covered, besides ``/tmp``: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and
+    every folder that other users may not pass through (``/root``), where the sandbox's user would be stopped anyway.
+    Shown again: what the command needs there, namely Python, its ``sys.path``, the project and every absolute path in
+    ``argv`` and in ``env`` (``PYTHONPATH``, ``COURSE_DATA_DIR``, ...). Without this, a Python installed under
+    ``/root`` (pyenv) or a virtual environment under ``/tmp`` could not run in the sandbox.
     """
     from ..settings import PROJECT_ROOT
 
@@ -181,7 +181,7 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path) -> tup
               PROJECT_ROOT, *(Path(entry) for entry in sys.path if entry)}
     for value in [*argv, *env.values()]:
         needed.update(Path(part) for part in value.split(os.pathsep) if part.startswith("/"))
-    needed = {path.resolve() for path in needed if path.exists()} | {folder}
+    needed = {path.resolve() for path in needed if path.exists()} - {Path("/"), Path("/tmp")} | {folder}
     hidden = set()
     for path in needed:
         for parent in reversed(path.parents):
@@ -192,7 +192,8 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path) -> tup
     if home.is_dir() and home != Path("/"):
         hidden.add(home.resolve())
     hidden = {path for path in hidden if not any(other in path.parents for other in hidden)}
-    shown = {path for path in needed - {folder} if any(cover in path.parents or cover == path for cover in hidden)}
+    covers = hidden | {Path("/tmp")}  # the sandbox's /tmp is empty too: a virtual environment there is shown again
+    shown = {path for path in needed - {folder} if any(cover in (path, *path.parents) for cover in covers)}
     shown = {path for path in shown if not any(other in path.parents for other in shown)}
     return sorted(hidden), sorted(shown)
 
