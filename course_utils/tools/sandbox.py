@@ -98,6 +98,8 @@ class SandboxResult:
     seconds: float
     output: str
     """The last ``OUTPUT_BYTES`` of stdout and stderr together."""
+    peak_mb: float = 0.0
+    """The most memory the watchdog saw the run's processes use together (MB, anonymous and shared resident)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -305,16 +307,18 @@ def _watch(command: list[str], limits: Limits, *, cwd: Path, env: dict[str, str]
     tail = bytearray()
     reader = threading.Thread(target=_keep_tail, args=(process.stdout, tail), daemon=True)
     reader.start()
-    limit = None
+    limit, peak = None, 0.0
     while process.poll() is None:
         tree = _tree(process.pid, process.pid)
+        resident = _resident_mb(list(tree))
+        peak = max(peak, resident)
         if _STOP.is_set():
             limit = "stopped"
         elif time.monotonic() - started > limits.seconds:
             limit = "time"
         elif sum(task.threads for task in tree.values()) > limits.processes:
             limit = "processes"
-        elif _resident_mb(list(tree)) > limits.memory_mb:
+        elif resident > limits.memory_mb:
             limit = "memory"
         if limit:
             _kill(process, tree)
@@ -324,7 +328,7 @@ def _watch(command: list[str], limits: Limits, *, cwd: Path, env: dict[str, str]
     seconds = time.monotonic() - started
     reader.join(timeout=2)  # a process that escaped the session may hold the pipe open: do not wait for it
     output = bytes(tail[-OUTPUT_BYTES:]).decode("utf-8", "replace")
-    return SandboxResult(None if limit else process.returncode, limit, seconds, output)
+    return SandboxResult(None if limit else process.returncode, limit, seconds, output, peak)
 
 
 def _keep_tail(stream, tail: bytearray) -> None:
