@@ -214,3 +214,18 @@ def test_only_the_end_of_a_long_output_is_kept(folder):
     result = python("for i in range(100000): print(i)", folder, isolate=LINUX)
     assert result.returncode == 0 and len(result.output.encode()) <= sandbox.OUTPUT_BYTES
     assert result.output.endswith("99998\n99999\n")
+
+
+@needs_bwrap
+def test_solutions_and_hidden_folders_cannot_be_read(folder, tmp_path, monkeypatch):
+    others = tmp_path / "class" / "bob"
+    others.mkdir(parents=True)
+    (others / "03_training.ipynb").write_text("bob's answers")
+    monkeypatch.setattr(sandbox, "_MASKED", set())
+    sandbox.hide([tmp_path / "class"])
+    result = python(f"""
+        import os
+        for folder in [{str(PROJECT_ROOT / "notebooks")!r}, {str(others)!r}]:
+            print(folder, os.listdir(folder) if os.path.isdir(folder) else "missing")
+    """, folder, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.output.splitlines() == [f"{PROJECT_ROOT / 'notebooks'} []", f"{others} missing"]

@@ -132,6 +132,7 @@ def grade_class(
             results[member.digest] = saved
     reused = len(results)
     todo = list({member.digest: member for member in members if member.digest not in results}.values())
+    sandbox.hide([*{member.path.resolve().parent for member in members}, out.resolve()])  # nobody copies from these
     if todo:
         _grade_all(todo, results, out=out, chapters=chapters, jobs=jobs, seed=seed, limits=limits,
                    isolate=isolate, progress=progress, log=log)

@@ -3,8 +3,10 @@
 ``run(argv, folder=..., env=..., limits=...)`` starts ``argv`` in ``folder`` and returns how it ended. With
 ``isolate=True`` (the default) the command runs under ``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``):
 
-- the whole system, the project included, is visible read-only; ``folder`` is the only writable place on disk,
-  ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev`` holds only the usual character devices;
+- the whole system, the project included, is visible read-only, except the grader's home folder, the project's
+  solution notebooks and git history, and the folders given to ``hide`` (the class's submissions and results);
+  ``folder`` is the only writable place on disk, ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev``
+  holds only the usual character devices;
 - its own user, PID, network, IPC, UTS and cgroup namespaces: the network has only its own loopback (a server on the
   grader's 127.0.0.1 is out of reach), and it sees and can signal only its own processes;
 - exactly the environment the caller passes (plus ``HOME``, a folder inside ``folder``): no instructor tokens;
@@ -56,6 +58,9 @@ SANDBOX_UIDS = range(61000, 61000 + 1024)
 """User ids the sandboxes run as when the grader is root: ids of no account of this machine are taken from here."""
 _LOCKS = Path(tempfile.gettempdir()) / "course-sandbox-uids"
 _STOP = threading.Event()
+_MASKED: set[Path] = set()
+MASKED_IN_PROJECT = ("notebooks", ".git")
+"""Folders of the project a submission must not read: the solution notebooks and the history that holds them."""
 
 _LIMITS_THEN_EXEC = """\
 import os, resource, sys
@@ -149,13 +154,15 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
         tmpfs = ["--size", str(TMPFS_MB * 2**20), "--tmpfs"]
         command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", *tmpfs, "/dev/shm",
                    "--proc", "/proc", *tmpfs, "/tmp"]
-        hidden, shown = _hidden_and_shown(argv, env, folder)
+        hidden, shown, masked = _hidden_and_shown(argv, env, folder)
         for path in hidden:
             command += ["--tmpfs", str(path)]
         for path in shown:
             command += ["--ro-bind", str(path), str(path)]
+        for path in masked:
+            command += ["--tmpfs", str(path)]
         command += ["--bind", str(folder), str(folder)]
-        for path in _made_on_the_way([*hidden, Path("/tmp")], [*shown, folder]):
+        for path in _made_on_the_way([*hidden, *masked, Path("/tmp")], [*shown, folder]):
             command += ["--chmod", "0755", str(path)]  # bwrap makes them owner-only; the sandbox's user must pass
         command += ["--chdir", str(folder), *namespaces, "--die-with-parent",
                     "--new-session", "--clearenv", *capabilities]
@@ -168,8 +175,16 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
         return _watch([*command, "--", *limited], limits, cwd=folder, env=bwrap_env)
 
 
-def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path) -> tuple[list[Path], list[Path]]:
-    """Folders to cover with an empty tmpfs, and the paths to show again inside them, read-only.
+def hide(folders: list[Path]) -> None:
+    """Hide these folders from every later sandbox of this process, as the project's ``notebooks/`` and ``.git`` are:
+    the class's submissions and results, which one student's code must not read (to copy another's answers)."""
+    _MASKED.update(Path(folder).resolve() for folder in folders)
+
+
+def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path,
+                      ) -> tuple[list[Path], list[Path], list[Path]]:
+    """Folders to cover with an empty tmpfs, the paths to show again inside them (read-only), and folders to cover
+    after that (``MASKED_IN_PROJECT`` and those given to ``hide``).
 
     Covered, besides ``/tmp``: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and
     every folder that other users may not pass through (``/root``), where the sandbox's user would be stopped anyway.
@@ -197,7 +212,9 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path) -> tup
     covers = hidden | {Path("/tmp")}  # the sandbox's /tmp is empty too: a virtual environment there is shown again
     shown = {path for path in needed - {folder} if any(cover in (path, *path.parents) for cover in covers)}
     shown = {path for path in shown if not any(other in path.parents for other in shown)}
-    return sorted(hidden), sorted(shown)
+    masked = {path for path in {*(PROJECT_ROOT / name for name in MASKED_IN_PROJECT), *_MASKED} if path.is_dir()
+              and not any(path in (other, *other.parents) for other in needed - {folder})}
+    return sorted(hidden), sorted(shown), sorted(masked)
 
 
 def _made_on_the_way(covers: list[Path], bound: list[Path]) -> list[Path]:
