@@ -45,14 +45,14 @@ def make_class(folder: Path, size: int) -> list[Path]:
         chapter = chapters[number % len(chapters)]
         kind = kind_of(number)
         nb = nbformat.read(PROJECT_ROOT / STUDENT_DIR / chapter.path.name, as_version=4)
-        answers = {exercise.solution_id: exercise.solution_source for exercise in chapter.exercises}
+        answers = {exercise.cell_id: exercise.source for exercise in chapter.exercises}
         if kind != "untouched":
             for cell in nb.cells:
                 if cell.get("id") in answers and not (kind == "partly solved" and
-                                                      cell.get("id") == chapter.exercises[-1].solution_id):
+                                                      cell.get("id") == chapter.exercises[-1].cell_id):
                     cell.source = answers[cell.get("id")]
         if kind == "hanging":
-            [first] = [cell for cell in nb.cells if cell.get("id") == chapter.exercises[0].solution_id]
+            [first] = [cell for cell in nb.cells if cell.get("id") == chapter.exercises[0].cell_id]
             first.source += "\n\nwhile True:\n    pass\n"
         path = folder / f"student{number:02d}" / chapter.path.name
         path.parent.mkdir(parents=True)

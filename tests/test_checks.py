@@ -18,24 +18,24 @@ def good_generator(images, labels, batch_size, shuffle):
         yield normalize(images[chosen]), labels[chosen].astype("int64")
 
 
-def test_batch_generator_check_accepts_a_right_answer(mnist, capsys):
-    checks.check_batch_generator(good_generator, mnist.train)
+def test_batch_generator_check_accepts_a_right_answer(capsys):
+    checks.check_batch_generator(good_generator)
     assert capsys.readouterr().out.startswith("✅")
 
 
 @pytest.mark.parametrize(
     "broken, hint",
     [
-        (lambda im, lb, bs, sh: (b for b in list(good_generator(im, lb, bs, sh))[:-1]), "最后一个 50"),
+        (lambda im, lb, bs, sh: (b for b in list(good_generator(im, lb, bs, sh))[:-1]), "最后一个"),
         (lambda im, lb, bs, sh: ((x * 2, y) for x, y in good_generator(im, lb, bs, sh)), "normalize"),
         (lambda im, lb, bs, sh: ((x, y.astype("int32")) for x, y in good_generator(im, lb, bs, sh)), "int64"),
         (lambda im, lb, bs, sh: good_generator(im, lb, bs, False), "打乱"),
         (lambda im, lb, bs, sh: ((x, np.roll(y, 1)) for x, y in good_generator(im, lb, bs, False)), "标签与图像对不上"),
     ],
 )
-def test_batch_generator_check_explains_what_is_wrong(mnist, broken, hint):
+def test_batch_generator_check_explains_what_is_wrong(broken, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_batch_generator(broken, mnist.train)
+        checks.check_batch_generator(broken)
 
 
 def test_flatten_size_check(capsys):
@@ -54,9 +54,22 @@ def test_flatten_size_check_hints_without_giving_the_answer(wrong, hint):
     assert "980" not in str(failure.value).replace(repr(wrong), "")
 
 
-class SoftmaxAtTheEnd(CourseCNN):
+class RightForward(CourseCNN):
+    """A student's own forward, in the order of CourseCNN's layers."""
+
+    def forward(self, x):
+        x = self.pool1(paddle.nn.functional.relu(self.conv1(x)))
+        x = self.pool2(paddle.nn.functional.relu(self.conv2(x)))
+        return self.fc(paddle.flatten(x, 1))
+
+
+class SoftmaxAtTheEnd(RightForward):
     def forward(self, x):
         return paddle.nn.functional.softmax(super().forward(x))
+
+
+class InheritedForward(CourseCNN):
+    """The library's own forward: what ``class MyCourseCNN(models.CourseCNN)`` with no forward of its own gives."""
 
 
 class ReluSkipped(CourseCNN):
@@ -66,12 +79,16 @@ class ReluSkipped(CourseCNN):
 
 
 def test_forward_check(capsys):
-    checks.check_forward(CourseCNN())
+    checks.check_forward(RightForward)
     assert capsys.readouterr().out.startswith("✅")
     with pytest.raises(AssertionError, match="logits"):
-        checks.check_forward(SoftmaxAtTheEnd())
+        checks.check_forward(SoftmaxAtTheEnd)
     with pytest.raises(AssertionError, match="参考实现不同"):
-        checks.check_forward(ReluSkipped())
+        checks.check_forward(ReluSkipped)
+    with pytest.raises(AssertionError, match="不是一个 RightForward 对象"):
+        checks.check_forward(RightForward())
+    with pytest.raises(AssertionError, match="CourseCNN.forward"):
+        checks.check_forward(InheritedForward)
 
 
 def test_accuracy_check(trained, mnist, capsys):
@@ -92,9 +109,9 @@ def stub(*args, **kwargs):
     raise NotImplementedError()
 
 
-def test_batch_generator_check_reports_an_untouched_stub(mnist):
+def test_batch_generator_check_reports_an_untouched_stub():
     with pytest.raises(AssertionError, match="还没有写"):
-        checks.check_batch_generator(stub, mnist.train)
+        checks.check_batch_generator(stub)
 
 
 class ForwardStub(CourseCNN):
@@ -104,14 +121,14 @@ class ForwardStub(CourseCNN):
 
 def test_forward_check_reports_an_untouched_stub():
     with pytest.raises(AssertionError, match="还没有写"):
-        checks.check_forward(ForwardStub())
+        checks.check_forward(ForwardStub)
 
 
-def test_normalize_pixels_check_accepts_a_right_answer(mnist, capsys):
+def test_normalize_pixels_check_accepts_a_right_answer(capsys):
     def right(images):
         return ((images[:, None] / 255.0 - 0.1307) / 0.3081).astype(np.float32)
 
-    checks.check_normalize_pixels(right, mnist.train)
+    checks.check_normalize_pixels(right)
     assert capsys.readouterr().out.startswith("✅")
 
 
@@ -127,9 +144,9 @@ def test_normalize_pixels_check_accepts_a_right_answer(mnist, capsys):
         (lambda im: ((im[:, None] / 255.0 - 0.3081) / 0.1307).astype(np.float32), "用反了"),
     ],
 )
-def test_normalize_pixels_check_explains_what_is_wrong(mnist, wrong, hint):
+def test_normalize_pixels_check_explains_what_is_wrong(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_normalize_pixels(wrong, mnist.train)
+        checks.check_normalize_pixels(wrong)
 
 
 def dataset_class(getitem):
@@ -145,9 +162,9 @@ def dataset_class(getitem):
     return DigitDataset
 
 
-def test_dataset_getitem_check_accepts_a_right_answer(mnist, capsys):
+def test_dataset_getitem_check_accepts_a_right_answer(capsys):
     right = dataset_class(lambda self, i: (normalize(self.split.images[i])[0], self.split.labels[i]))
-    checks.check_dataset_getitem(right, mnist.train)
+    checks.check_dataset_getitem(right)
     assert capsys.readouterr().out.startswith("✅")
 
 
@@ -163,9 +180,9 @@ def test_dataset_getitem_check_accepts_a_right_answer(mnist, capsys):
         (lambda self, i: normalize(self.split.images[i])[0], r"一对 \(图像, 标签\)"),
     ],
 )
-def test_dataset_getitem_check_explains_what_is_wrong(mnist, getitem, hint):
+def test_dataset_getitem_check_explains_what_is_wrong(getitem, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_dataset_getitem(dataset_class(getitem), mnist.train)
+        checks.check_dataset_getitem(dataset_class(getitem))
 
 
 def trainable_values(model):
@@ -355,7 +372,7 @@ def test_confusion_matrix_check_explains_what_is_wrong(broken, hint):
 
 
 def test_confusion_matrix_check_on_the_stub():
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(AssertionError, match="还没有写"):
         checks.check_confusion_matrix(stub)
 
 
@@ -384,11 +401,8 @@ good_random_shift = make_shift()
 
 
 def test_random_shift_check_accepts_a_right_answer(capsys):
-    from course_utils.batching import random_shift
-
     checks.check_random_shift(good_random_shift)
-    checks.check_random_shift(random_shift)  # the library's vectorized version
-    assert capsys.readouterr().out.count("✅") == 2
+    assert capsys.readouterr().out.startswith("✅")
 
 
 def rolled(images, max_shift, rng):
@@ -418,7 +432,7 @@ def test_random_shift_check_explains_what_is_wrong(broken, hint):
 
 
 def test_random_shift_check_on_the_stub():
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(AssertionError, match="还没有写"):
         checks.check_random_shift(stub)
 
 
@@ -477,11 +491,10 @@ def _grey_28(path, **resize):
     return np.asarray(Image.open(path).convert("L").resize((28, 28), **resize), dtype=np.float32).reshape(1, 1, 28, 28)
 
 
-def test_original_preprocess_check_accepts_a_right_answer(tmp_path, capsys):
+def test_original_preprocess_check_accepts_a_right_answer(capsys):
     from PIL import Image
 
-    checks.check_original_preprocess(lambda path: 1.0 - _grey_28(path, resample=Image.Resampling.LANCZOS) / 255.0,
-                                     str(tmp_path))
+    checks.check_original_preprocess(lambda path: 1.0 - _grey_28(path, resample=Image.Resampling.LANCZOS) / 255.0)
     assert capsys.readouterr().out.startswith("✅")
 
 
@@ -503,14 +516,14 @@ def _antialias(path):
         (lambda path: np.zeros((28, 28, 3), np.float32), "颜色通道"),
     ],
 )
-def test_original_preprocess_check_explains_what_is_wrong(tmp_path, broken, hint):
+def test_original_preprocess_check_explains_what_is_wrong(broken, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_original_preprocess(broken, str(tmp_path))
+        checks.check_original_preprocess(broken)
 
 
-def test_original_preprocess_check_on_the_stub(tmp_path):
+def test_original_preprocess_check_on_the_stub():
     def stub(path):
         raise NotImplementedError()
 
     with pytest.raises(AssertionError, match="还没有写"):
-        checks.check_original_preprocess(stub, str(tmp_path))
+        checks.check_original_preprocess(stub)

@@ -222,7 +222,7 @@ def test_solutions_and_hidden_folders_cannot_be_read(folder, tmp_path, monkeypat
     others.mkdir(parents=True)
     (others / "03_training.ipynb").write_text("bob's answers")
     monkeypatch.setattr(sandbox, "_MASKED", set())
-    sandbox.hide([tmp_path / "class"])
+    sandbox.hide_always([tmp_path / "class"])
     result = python(f"""
         import os
         for folder in [{str(PROJECT_ROOT / "notebooks")!r}, {str(others)!r}]:

@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import settings
@@ -53,11 +53,6 @@ GRADEBOOK_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 """The identity columns of a Canvas gradebook export, which its import reads (``Student`` and ``SIS Login ID`` are
 filled with the student id); Moodle's CSV import lets the instructor map any of them to username, email or ID
 number, and each chapter column to a grade item."""
-LIMIT_MESSAGES = {
-    "memory": "超出内存限制 memory limit exceeded",
-    "processes": "超出进程数限制 process limit exceeded",
-    "time": "超出时间限制 time limit exceeded",
-}
 
 
 @dataclass(frozen=True)
@@ -132,7 +127,7 @@ def grade_class(
             results[member.digest] = saved
     reused = len(results)
     todo = list({member.digest: member for member in members if member.digest not in results}.values())
-    sandbox.hide([*{member.path.resolve().parent for member in members}, out.resolve()])  # nobody copies from these
+    sandbox.hide_always([*{member.path.resolve().parent for member in members}, out.resolve()])  # nobody copies from these
     if todo:
         _grade_all(todo, results, out=out, chapters=chapters, jobs=jobs, seed=seed, limits=limits,
                    isolate=isolate, progress=progress, log=log)
@@ -245,7 +240,7 @@ def _save(path: Path, grade: SubmissionGrade) -> None:
         "results": [asdict(result) for result in grade.results],
         "problem": grade.problem,
         "seconds": grade.seconds,
-        "limit": getattr(grade, "limit", None),
+        "limit": grade.limit,
     }
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -260,16 +255,12 @@ def _load(path: Path, chapters: dict[str, Chapter]) -> SubmissionGrade | None:
     chapter = chapters.get(record["chapter"]) if record["chapter"] else None
     if record["chapter"] and chapter is None:
         return None  # graded against a chapter that is gone: grade again
-    values = {"file": record["file"], "chapter": chapter, "results": [ExerciseResult(**r) for r in record["results"]],
-              "problem": record["problem"], "seconds": record["seconds"], "limit": record.get("limit")}
-    known = {field.name for field in fields(SubmissionGrade)}
-    return SubmissionGrade(**{key: value for key, value in values.items() if key in known})
+    return SubmissionGrade(record["file"], chapter, [ExerciseResult(**result) for result in record["results"]],
+                           record["problem"], record["seconds"], record["limit"])
 
 
 def _as_file(grade: SubmissionGrade, path: Path) -> SubmissionGrade:
     """The grade as this file's (an identical file graded once is reported under each name)."""
-    from dataclasses import replace
-
     return replace(grade, file=str(path))
 
 
@@ -286,13 +277,7 @@ def write_grades_csv(graded: Sequence[SubmissionGrade], path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for grade in graded:
-            rows = grade.rows()
-            limit = getattr(grade, "limit", None)
-            if limit and not grade.problem:
-                rows.append({"file": grade.file, "chapter": grade.chapter.name if grade.chapter else "",
-                             "exercise": "", "passed": 0, "message": LIMIT_MESSAGES.get(limit, limit),
-                             "seconds": round(grade.seconds, 2)})
-            writer.writerows(rows)
+            writer.writerows(grade.rows())
 
 
 def write_gradebook(graded: Sequence[tuple[Submission, SubmissionGrade]], chapters: list[Chapter],
@@ -342,9 +327,6 @@ def _feedback_section(grade: SubmissionGrade) -> list[str]:
         mark = "✅" if result.passed else "❌"
         message = result.message.removeprefix(mark).strip()
         lines.append(f"- {mark} `{result.exercise}`: {message}")
-    limit = getattr(grade, "limit", None)
-    if limit:
-        lines += ["", f"> {LIMIT_MESSAGES.get(limit, limit)}"]
     if grade.problem:
         lines += ["", f"> {grade.problem}"]
     return [*lines, ""]
@@ -380,8 +362,8 @@ def precheck(path: Path, chapters: list[Chapter]) -> tuple[Chapter | None, list[
         given = {cell.get("id"): cell.source for cell in read_notebook(handed_out).cells}
         mine = {cell.get("id"): cell.source for cell in nb.cells}
         answered = [exercise.name for exercise in chapter.exercises
-                    if exercise.solution_id in mine and mine[exercise.solution_id] != given.get(exercise.solution_id)]
-        if not answered and any(exercise.solution_id in mine for exercise in chapter.exercises):
+                    if exercise.cell_id in mine and mine[exercise.cell_id] != given.get(exercise.cell_id)]
+        if not answered and any(exercise.cell_id in mine for exercise in chapter.exercises):
             problems.append("没有保存的改动 unsaved: no exercise cell differs from the notebook handed out; save it "
                             "(Ctrl+S) and check again")
     return chapter, problems
@@ -410,8 +392,5 @@ def check_submission(path: Path, *, limits: Limits = Limits(), isolate: bool = T
                                          isolate=isolate)
     for result in grade.results:
         log(f"  {result.exercise}: {result.message}")
-    limit = getattr(grade, "limit", None)
-    if limit:
-        log(f"  {LIMIT_MESSAGES.get(limit, limit)}")
     log(grade.summary())
-    return not problems and not grade.problem and not limit
+    return not problems and not grade.problem

@@ -12,7 +12,8 @@ have no outputs.
 Every build rewrites the notebooks in one canonical form (fixed kernelspec and language info, nbformat 4.5, stable
 cell ids, no timing or UI metadata, nbformat's JSON layout), so rebuilding is byte-identical and a diff shows only real
 changes. :func:`check_notebooks` changes nothing and lists what is out of date; :func:`run_student_notebook` executes a student
-notebook the way a student would, for the tests.
+notebook the way a student would, for the tests. :func:`find_exercises` is the course's one definition of an exercise
+(the grader uses it too); notebooks run through ``notebook_runner``, the tools' one runner.
 """
 from __future__ import annotations
 
@@ -20,22 +21,19 @@ import copy
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import unquote
 
 import nbformat
 import nbformat.reader
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 from nbformat import NotebookNode
-from traitlets import default
 
 from course_utils import quiet_paddle_import
 from course_utils.errors import CourseError
 from course_utils.settings import PROJECT_ROOT
+from course_utils.tools.notebook_runner import KERNEL_NAME, NotebookRunner
 
 SOLUTION_DIR = "notebooks"
 STUDENT_DIR = "student"
@@ -52,7 +50,7 @@ _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CELL_TIMEOUT = 3600
 """Seconds one cell may run: generous, because solution notebooks train real models."""
 
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
 LANGUAGE_INFO = {
     # What ipykernel reports, minus the Python version, so re-running in any Python 3 changes nothing.
     "codemirror_mode": {"name": "ipython", "version": 3},
@@ -186,26 +184,38 @@ def _replace_regions(source: str, begin: str, end: str, stub: Sequence[str], whe
     return "\n".join(kept)
 
 
-class _CurrentPythonKernelManager(AsyncKernelManager):
-    """Starts the ``python3`` kernel with this very interpreter (as ``nbval --nbval-current-env`` does), whatever
-    kernelspecs are installed, so notebooks run with the packages of the environment that runs the build."""
+@dataclass(frozen=True)
+class NotebookExercise:
+    """An exercise as a solution notebook marks it: a code cell with a solution region (its id and source),
+    immediately followed by a code cell that calls exactly one ``checks.check_<name>(...)`` (its id and source)."""
 
-    @default("kernel_spec_manager")
-    def _kernel_spec_manager_default(self) -> KernelSpecManager:
-        return KernelSpecManager(kernel_dirs=[], ensure_native_kernel=True)
+    name: str
+    cell_id: str
+    source: str
+    check_id: str
+    check_source: str
 
 
-def _client(nb: NotebookNode, folder: Path, timeout: int) -> NotebookClient:
-    return NotebookClient(
-        nb,
-        kernel_name=KERNELSPEC["name"],
-        kernel_manager_class=_CurrentPythonKernelManager,
-        timeout=timeout,
-        record_timing=False,
-        coalesce_streams=True,  # also applies \r, so a progress bar is stored as its final line
-        store_widget_state=False,
-        resources={"metadata": {"path": str(folder)}},  # the kernel's working directory
-    )
+CHECK_CALL = re.compile(r"\bchecks\s*\.\s*check_(\w+)\s*\(")
+
+
+def has_solution(source: str) -> bool:
+    """Whether a code cell's *source* holds a solution region (students get a stub there)."""
+    return any(line.strip() == BEGIN_SOLUTION for line in source.split("\n"))
+
+
+def find_exercises(nb: NotebookNode) -> list[NotebookExercise]:
+    """The exercises of a solution notebook, in order: the course's one definition of an exercise, used by the
+    student-notebook runs below and by the grader."""
+    exercises = []
+    for cell, following in zip(nb.cells, nb.cells[1:]):
+        if cell.cell_type != "code" or following.cell_type != "code" or not has_solution(cell.source):
+            continue
+        calls = CHECK_CALL.findall(following.source)
+        if len(calls) == 1:
+            exercises.append(NotebookExercise(calls[0], cell.get("id", ""), cell.source, following.get("id", ""),
+                                              following.source))
+    return exercises
 
 
 def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT) -> NotebookNode:
@@ -213,39 +223,30 @@ def execute_notebook(path: Path, *, timeout: int = CELL_TIMEOUT) -> NotebookNode
 
     The kernel works in the notebook's folder, never in fast mode and with inline figures (``COURSE_FAST`` and
     ``MPLBACKEND`` are removed from its environment): stored outputs show what a student's full run shows, without
-    Paddle's ccache warning. A cell tagged ``raises-exception`` may fail;
-    any other failure raises :class:`CourseError` and nothing is returned.
+    Paddle's ccache warning. *timeout* is per cell. Any failure raises :class:`CourseError` and nothing is returned.
     """
     nb = read_notebook(path)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     env = quiet_paddle_import({name: value for name, value in os.environ.items() if name not in _KERNEL_ENV_DROPPED})
-    client = _client(nb, path.parent, timeout)
-    with client.setup_kernel(env=env):
+    with NotebookRunner(nb, path.parent, timeout=timeout * max(1, len(nb.cells)), env=env) as runner:
         for index, cell in enumerate(nb.cells):
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as error:
-                raise CourseError(f"{path} cell {index} failed with {_error_line(error)}; run the notebook in "
-                                  f"JupyterLab to see the traceback, fix it and build again") from None
+            error = runner.run(cell, index) if cell.cell_type == "code" else None
+            if error is not None:
+                raise CourseError(f"{path} cell {index} failed with {error}; run the notebook in "
+                                  f"JupyterLab to see the traceback, fix it and build again")
     return nb
-
-
-def _error_line(error: CellExecutionError) -> str:
-    evalue = (error.evalue or "").strip().splitlines()
-    return f"{error.ename}: {evalue[0]}" if evalue else error.ename
 
 
 def run_student_notebook(path: Path, *, solution: Path | None = None, timeout: int = CELL_TIMEOUT) -> list[str]:
     """Execute a student notebook as a student would and return what went wrong (an empty list when all is well).
 
     Cells run in order in one kernel working in the notebook's folder; the kernel inherits this process's
-    environment (so under pytest it runs in fast mode). An exercise cell (one whose source differs from the solution
-    cell with the same id) may raise ``NotImplementedError``, which is what its stub does; any other error is a
-    problem. After an exercise cell, the solution's version of that cell runs too, so later cells see the state a
-    student who solved it would have, and their errors are real problems. Cells tagged ``nbval-skip`` do not run,
-    cells tagged ``raises-exception`` may fail.
+    environment (so under pytest it runs in fast mode). A cell that holds a solution in the solution notebook may
+    raise ``NotImplementedError``, which is what its stub does; any other error is a problem. After such a cell, the
+    solution's version of it runs too, so later cells see the state a student who solved it would have, and their
+    errors are real problems. Cells tagged ``nbval-skip`` do not run.
 
     *solution* defaults to the notebook of the same name in ``notebooks/`` beside the student folder.
     """
@@ -253,27 +254,23 @@ def run_student_notebook(path: Path, *, solution: Path | None = None, timeout: i
     solution_sources = {cell.get("id"): cell.source for cell in read_notebook(solution).cells}
     student = read_notebook(path)
     problems: list[str] = []
-    client = _client(student, path.parent, timeout)
-    with client.setup_kernel():
+    with NotebookRunner(student, path.parent, timeout=timeout * max(1, len(student.cells))) as runner:
         for index, cell in enumerate(student.cells):
             if cell.cell_type != "code" or "nbval-skip" in cell.metadata.get("tags", []):
                 continue
             if cell.get("id") not in solution_sources:
                 return problems + [f"{path} cell {index} has no counterpart in {solution}: rebuild the notebooks"]
             solved_source = solution_sources[cell.id]
-            is_exercise = solved_source != cell.source
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as error:
-                if not (is_exercise and error.ename == "NotImplementedError"):
-                    problems.append(f"{path} cell {index}: {_error_line(error)}")
+            is_exercise = has_solution(solved_source)
+            error = runner.run(cell, index)
+            if error is not None and not (is_exercise and error.ename == "NotImplementedError"):
+                problems.append(f"{path} cell {index}: {error}")
             if is_exercise:
                 solved = copy.deepcopy(cell)
                 solved.source = solved_source
-                try:
-                    client.execute_cell(solved, index)
-                except CellExecutionError as error:
-                    problems.append(f"{path} cell {index} (with its solution): {_error_line(error)}")
+                error = runner.run(solved, index)
+                if error is not None:
+                    problems.append(f"{path} cell {index} (with its solution): {error}")
     return problems
 
 

@@ -4,7 +4,7 @@
 ``isolate=True`` (the default) the command runs under ``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``):
 
 - the whole system, the project included, is visible read-only, except the grader's home folder, the project's
-  solution notebooks and git history, and the folders given to ``hide`` (the class's submissions and results);
+  solution notebooks and git history, and the folders given to ``hide_always`` (the class's submissions and results);
   ``folder`` is the only writable place on disk, ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev``
   holds only the usual character devices;
 - its own user, PID, network, IPC, UTS and cgroup namespaces: the network has only its own loopback (a server on the
@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,14 +130,16 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, isolate: bool = True) -> SandboxResult:
+def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, isolate: bool = True,
+        readonly: Sequence[Path] = (), hide: Sequence[Path] = ()) -> SandboxResult:
     """Run ``argv`` in ``folder`` with exactly ``env`` (plus ``HOME`` inside ``folder``) within ``limits``.
 
     With ``isolate`` it runs in a bubblewrap sandbox (see the module docstring); without, as a plain child process in
-    its own session.
+    its own session. ``readonly`` are paths the command needs to read wherever they lie (under ``/tmp`` or a hidden
+    folder); ``hide`` are folders it must not read (covered by an empty tmpfs), besides those given to ``hide_always``.
     """
     folder = Path(folder).resolve()
-    home = folder / ".home"
+    home = Path(env["HOME"]) if folder in Path(env.get("HOME", "/")).parents else folder / ".home"
     home.mkdir(exist_ok=True)
     env = {**env, "HOME": str(home)}
     if not isolate:
@@ -154,7 +156,7 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
         tmpfs = ["--size", str(TMPFS_MB * 2**20), "--tmpfs"]
         command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", *tmpfs, "/dev/shm",
                    "--proc", "/proc", *tmpfs, "/tmp"]
-        hidden, shown, masked = _hidden_and_shown(argv, env, folder)
+        hidden, shown, masked = _hidden_and_shown([*argv, *map(str, readonly)], env, folder, hide)
         for path in hidden:
             command += ["--tmpfs", str(path)]
         for path in shown:
@@ -175,16 +177,16 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
         return _watch([*command, "--", *limited], limits, cwd=folder, env=bwrap_env)
 
 
-def hide(folders: list[Path]) -> None:
+def hide_always(folders: list[Path]) -> None:
     """Hide these folders from every later sandbox of this process, as the project's ``notebooks/`` and ``.git`` are:
     the class's submissions and results, which one student's code must not read (to copy another's answers)."""
     _MASKED.update(Path(folder).resolve() for folder in folders)
 
 
-def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path,
+def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: Sequence[Path] = (),
                       ) -> tuple[list[Path], list[Path], list[Path]]:
     """Folders to cover with an empty tmpfs, the paths to show again inside them (read-only), and folders to cover
-    after that (``MASKED_IN_PROJECT`` and those given to ``hide``).
+    after that (``MASKED_IN_PROJECT``, ``hide`` and those given to ``hide_always``).
 
     Covered, besides ``/tmp``: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and
     every folder that other users may not pass through (``/root``), where the sandbox's user would be stopped anyway.
@@ -212,7 +214,8 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path,
     covers = hidden | {Path("/tmp")}  # the sandbox's /tmp is empty too: a virtual environment there is shown again
     shown = {path for path in needed - {folder} if any(cover in (path, *path.parents) for cover in covers)}
     shown = {path for path in shown if not any(other in path.parents for other in shown)}
-    masked = {path for path in {*(PROJECT_ROOT / name for name in MASKED_IN_PROJECT), *_MASKED} if path.is_dir()
+    masks = {*(PROJECT_ROOT / name for name in MASKED_IN_PROJECT), *_MASKED, *(Path(path).resolve() for path in hide)}
+    masked = {path for path in masks if path.is_dir()
               and not any(path in (other, *other.parents) for other in needed - {folder})}
     return sorted(hidden), sorted(shown), sorted(masked)
 
