@@ -167,6 +167,8 @@ def _grade_all(todo: list[Submission], results: dict[str, SubmissionGrade], *, o
             for future in pending:
                 future.cancel()
             sandbox.stop_all()  # the runs under way end now; what was saved stays saved
+            pool.shutdown(wait=True)
+            sandbox.allow_runs()
             raise
 
 

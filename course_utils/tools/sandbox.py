@@ -231,8 +231,13 @@ def _made_on_the_way(covers: list[Path], bound: list[Path]) -> list[Path]:
 
 
 def stop_all() -> None:
-    """Kill every run of this process, now and from now on (the grader was interrupted: Ctrl-C)."""
+    """Kill every run of this process, now and until ``allow_runs`` (the grader was interrupted: Ctrl-C)."""
     _STOP.set()
+
+
+def allow_runs() -> None:
+    """Let runs go on again after ``stop_all`` (once the interrupted ones have ended)."""
+    _STOP.clear()
 
 
 @contextlib.contextmanager
