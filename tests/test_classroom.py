@@ -295,7 +295,7 @@ def test_an_interrupted_run_keeps_its_results_and_resume_grades_only_the_rest(tm
     again: list[str] = []
     monkeypatch.setattr(grading, "grade_submission", fake_grader(again))
     resumed = grade_class(paths, out=out, jobs=2, resume=True, progress=False, log=lambda line: None)
-    assert len(again) == 6 - kept and "bad3.ipynb" in again and not set(again) & {"bad0.ipynb", "good1.ipynb"}
+    assert len(again) == 6 - kept and "good3.ipynb" in again and not set(again) & {"bad0.ipynb", "good1.ipynb"}
     assert (resumed.seed, resumed.graded_now, resumed.reused) == (seed, 6 - kept, kept)
     assert [grade.score for _, grade in resumed.graded] == [0, 3, 0, 3, 0, 3]
 

@@ -155,14 +155,21 @@ def _grade_all(todo: list[Submission], results: dict[str, SubmissionGrade], *, o
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
+                interrupted = None
+                for future in done:  # all of them, even after an interruption: what was graded is kept
                     member = pending.pop(future)
-                    grade, finished = future.result()
+                    try:
+                        grade, finished = future.result()
+                    except BaseException as error:  # KeyboardInterrupt, SystemExit: not a submission's fault
+                        interrupted = interrupted or error
+                        continue
                     if finished:
                         _save(_result_path(out, member, seed), grade)
                     results[member.digest] = grade
                     write(_as_file(grade, member.path).summary())
                     bar.update()
+                if interrupted is not None:
+                    raise interrupted
         except BaseException:
             for future in pending:
                 future.cancel()
