@@ -27,7 +27,6 @@ import contextlib
 import csv
 import hashlib
 import json
-import os
 import re
 import secrets
 import tempfile
@@ -127,7 +126,7 @@ def grade_class(
             results[member.digest] = saved
     reused = len(results)
     todo = list({member.digest: member for member in members if member.digest not in results}.values())
-    sandbox.hide_always([*{member.path.resolve().parent for member in members}, out.resolve()])  # nobody copies from these
+    sandbox.hide_always([*{member.path.resolve().parent for member in members}, out.resolve()])  # no copying
     if todo:
         _grade_all(todo, results, out=out, chapters=chapters, jobs=jobs, seed=seed, limits=limits,
                    isolate=isolate, progress=progress, log=log)
@@ -181,14 +180,10 @@ def _grade_all(todo: list[Submission], results: dict[str, SubmissionGrade], *, o
 
 @contextlib.contextmanager
 def _work_folder(log: Callable[[str], None]) -> Iterator[Path]:
-    """The work folder every submission of a run gets a copy of (``grading.prepare_work``), in a temporary folder
-    that every user may read: when grading as root, the sandbox runs as a user of its own."""
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as folder:
-        os.chmod(folder, 0o755)
-        work = grading.prepare_work(Path(folder) / "work", log=log)
-        for path in [work, *work.rglob("*")]:
-            path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
-        yield work
+    """The work folder every submission of a run gets a copy of (``grading.prepare_work``), made once, in a
+    temporary folder deleted at the end."""
+    with tempfile.TemporaryDirectory(prefix="course-grade-work-") as folder:
+        yield grading.prepare_work(Path(folder) / "work", log=log)
 
 
 def _grade_one(member: Submission, chapters: list[Chapter], work: Path, seed: int, limits: Limits,
