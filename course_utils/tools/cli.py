@@ -1,5 +1,5 @@
-"""The command line: ``python -m course_utils COMMAND``; the commands are download, train, evaluate, predict, export,
-notebooks, grade and site.
+"""The command line: ``python -m course_utils download | train | evaluate | predict | export | notebooks | grade |
+check-submission | release | site``.
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
@@ -329,28 +329,54 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return 1 if args.check and problems else 0
 
 
-def cmd_grade(args: argparse.Namespace) -> int:
-    import random
-    import tempfile
-
-    from ..settings import PROJECT_ROOT
-    from .grading import DEFAULT_TIMEOUT, grade_submission, load_chapters, prepare_work, write_csv
-    from .notebook_build import SOLUTION_DIR
+def _limits(args: argparse.Namespace):
+    """The sandbox limits of ``grade`` and ``check-submission``: ``--memory`` and ``--timeout``, else the defaults."""
     from .sandbox import Limits
 
-    chapters = load_chapters(PROJECT_ROOT / SOLUTION_DIR)
-    limits = Limits(seconds=args.timeout or DEFAULT_TIMEOUT)
-    seed = random.SystemRandom().randrange(2**31)
-    grades = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = prepare_work(Path(tmp) / "work")
-        for path in args.submissions:
-            submission = grade_submission(Path(path), chapters, work=work, seed=seed, limits=limits)
-            print(submission.summary(), flush=True)
-            grades.append(submission)
-    write_csv(grades, Path(args.out))
-    print(f"成绩表 grades: {args.out}")
-    return 1 if any(submission.problem for submission in grades) else 0
+    defaults = Limits()
+    return Limits(memory_mb=args.memory or defaults.memory_mb, seconds=args.timeout or defaults.seconds)
+
+
+def _isolate(args: argparse.Namespace) -> bool:
+    """True unless ``--no-sandbox``; without a working bubblewrap, ``grade`` refuses (one line says how to fix it)."""
+    from .sandbox import sandbox_problem
+
+    if args.no_sandbox:
+        return False
+    problem = sandbox_problem()
+    if problem is not None:
+        raise CourseError(problem)
+    return True
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .classroom import FEEDBACK_DIR, GRADEBOOK_CSV, GRADES_CSV, grade_class
+
+    isolate = _isolate(args)
+    out = Path(args.out)
+    grades = grade_class(args.submissions, out=out, jobs=args.jobs, resume=args.resume, seed=args.seed,
+                         limits=_limits(args), isolate=isolate, progress=not args.quiet)
+    print(f"种子 seed {grades.seed}; {grades.graded_now} graded now, {grades.reused} kept from before (--resume)")
+    print(f"成绩 grades: {out / GRADES_CSV}, {out / GRADEBOOK_CSV}; 反馈 feedback: {out / FEEDBACK_DIR}/")
+    return 0 if grades.complete else 1
+
+
+def cmd_check_submission(args: argparse.Namespace) -> int:
+    from .classroom import check_submission
+    from .sandbox import sandbox_problem
+
+    isolate = not args.no_sandbox and sandbox_problem() is None
+    if not isolate and not args.no_sandbox:
+        print("note: no sandbox here (bubblewrap missing or not allowed); the notebook runs as a plain process")
+    return 0 if check_submission(Path(args.notebook), limits=_limits(args), isolate=isolate) else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .release import release
+
+    files = release(Path(args.dest))
+    print(f"学生版 release: {args.dest} ({len(files)} files): student/, course_utils/, work/, README.md")
+    return 0
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -470,10 +496,31 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
     build.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
 
-    sub = add("grade", cmd_grade, "instructor tool: run students' notebooks headless and grade every exercise")
-    sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters")
-    sub.add_argument("--out", default="grades.csv", help="CSV file, one row per exercise (default: %(default)s)")
-    sub.add_argument("--timeout", type=int, help="seconds each notebook may run (default: 600)")
+    def add_limits(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--memory", type=int, help="MB all processes of one notebook may use (default: 4096)")
+        sub.add_argument("--timeout", type=int, help="seconds one notebook may run in all (default: 600)")
+        sub.add_argument("--no-sandbox", action="store_true",
+                         help="run without bubblewrap (only the time and memory limits; unsafe with untrusted code)")
+
+    sub = add("grade", cmd_grade, "instructor tool: grade students' notebooks, each in a sandbox, several at once")
+    sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters; one folder per "
+                     "student names the student after the folder, else after the file")
+    sub.add_argument("--out", default="grades", help="folder for results, grades.csv, gradebook.csv (Canvas, Moodle) "
+                     "and feedback/ (default: %(default)s)")
+    sub.add_argument("--jobs", type=int, help="notebooks graded at once (default: the usable CPU cores)")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out: grade only what it lacks")
+    sub.add_argument("--seed", type=int, help="seed of the hidden test cases (default: a new one, kept in --out)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_limits(sub)
+
+    sub = add("check-submission", cmd_check_submission, "before handing in: run what the grader runs on one "
+              "notebook, and catch an empty, unsaved or wrong-chapter notebook")
+    sub.add_argument("notebook", help="the notebook you will hand in (.ipynb)")
+    add_limits(sub)
+
+    sub = add("release", cmd_release, "instructor tool: build the folder students get when their work is graded "
+              "(student notebooks, course_utils, work/ examples; no solutions)")
+    sub.add_argument("dest", help="a new or empty folder")
 
     sub = add("site", cmd_site, "build the course website (Jupyter Book) from the solution notebooks' stored outputs")
     sub.add_argument("--out", help="the static folder to write (default: build/site)")
