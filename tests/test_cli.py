@@ -125,7 +125,7 @@ def test_missing_checkpoint_is_one_line_without_traceback(command, tmp_path, cap
 
 
 def test_every_command_has_help(capsys):
-    for command in ["download", "train", "evaluate", "predict", "export", "notebooks", "grade", "site"]:
+    for command in ["download", "train", "evaluate", "predict", "export", "sheet", "notebooks", "grade", "site"]:
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

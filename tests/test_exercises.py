@@ -19,6 +19,7 @@ CHAPTER_EXERCISES = {
     4: ["centre_by_mass", "original_preprocess"],
     5: ["accuracy", "confusion_matrix"],
     6: ["random_shift"],
+    7: ["per_writer_accuracy", "split_by_writer"],
 }
 
 

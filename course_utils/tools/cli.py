@@ -1,5 +1,5 @@
-"""The command line: ``python -m course_utils download | train | evaluate | predict | export | notebooks | grade |
-check-submission | release | site``.
+"""The command line: ``python -m course_utils download | train | evaluate | predict | export | sheet | notebooks |
+grade | check-submission | release | site``.
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
@@ -387,6 +387,77 @@ def cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sheet(args: argparse.Namespace) -> int:
+    if args.action == "form":
+        return _sheet_form(args)
+    return _sheet_read(args)
+
+
+def _sheet_form(args: argparse.Namespace) -> int:
+    from ..mnist import _atomic_write
+    from ..sheets import save_form
+
+    layout = save_form(args.out, dpi=args.dpi)
+    print(f"form: {args.out}")
+    if args.layout:
+        with _atomic_write(Path(args.layout)) as tmp:
+            tmp.write_text(json.dumps(layout, indent=1), encoding="utf-8")
+        print(f"layout ({layout['image_size'][0]}x{layout['image_size'][1]} pixels at {args.dpi} dpi): {args.layout}")
+    return 0
+
+
+def _sheet_read(args: argparse.Namespace) -> int:
+    """``sheet read``: read every photo that can be read, add their digits to ``--out`` in one atomic write."""
+    import numpy as np
+
+    from ..handwriting import Handwriting, add_digits, load_handwriting
+    from ..sheets import preview, read_sheet
+
+    out = Path(args.out)
+    if out.exists():
+        load_handwriting(out)  # a file that is not a handwriting file stops us before any work, and stays as it is
+    predictor = None
+    if args.preview:
+        from ..prediction import CheckpointPredictor
+
+        predictor = CheckpointPredictor(args.checkpoint or [_default_checkpoint()])
+        for note in predictor.notes:
+            print(f"note: {note}", file=sys.stderr)
+    new = Handwriting.empty()
+    failures = 0
+    for photo in args.photos:
+        try:
+            reading = read_sheet(photo)
+        except CourseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        name = Path(photo).name
+        if not len(reading):
+            print(f"{name}: no written box found (an empty sheet?): write the digits into the boxes and photograph "
+                  "it again; nothing added", file=sys.stderr)
+            failures += 1
+            continue
+        writer = args.writer or Path(photo).stem
+        line = f"{name}: {len(reading)} digits, writer {writer}, page turned {reading.turned}°"
+        if predictor is not None:
+            predicted = predictor.probabilities(reading.images).argmax(axis=1)
+            folder = Path(args.preview)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{Path(photo).stem}-preview.png"
+            preview(reading, predicted).save(target)
+            line += f"; {int(np.sum(predicted != reading.labels))} read as another digit than their row (red in {target})"
+        print(line)
+        count = len(reading)
+        new = new.concat(Handwriting.from_lists(reading.images, reading.labels, [writer] * count, reading.rows,
+                                                reading.cols, [name] * count))
+    if len(new):
+        merged = add_digits(out, new)
+        print(f"{out}: {len(new)} digits added or replaced; it holds {len(merged)} digits of "
+              f"{len(set(merged.writers.tolist()))} writers")
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m course_utils`` with one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -495,6 +566,21 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("names", nargs="*", help="only these notebooks, e.g. 03 (default: all)")
     build.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
     build.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
+
+    sub = add("sheet", cmd_sheet, "the class's digit form: print it (form), read photos of filled-in forms (read)")
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    form = actions.add_parser("form", help="write the printable form (A4)", description="write the printable form")
+    form.add_argument("--out", default="form.pdf", help="a .pdf or .png file (default: %(default)s)")
+    form.add_argument("--dpi", type=int, default=200, help="resolution of a PNG, and of --layout (default: %(default)s)")
+    form.add_argument("--layout", help="also write every box's position in the PNG's pixels to this JSON file")
+    read = actions.add_parser("read", help="read photos of filled-in forms into a handwriting file (.npz)",
+                              description="read photos of filled-in forms; a photo read again replaces its digits")
+    read.add_argument("photos", nargs="+", help="photos of filled-in forms (JPEG, PNG)")
+    read.add_argument("--out", required=True, help="the .npz file the digits are added to (created if missing)")
+    read.add_argument("--writer", help="who wrote the sheets (default: each photo's file name without its suffix)")
+    read.add_argument("--preview", metavar="DIR", help="write per sheet a picture of the digits as the model sees "
+                      "them, with its reading, red where it differs from the row")
+    read.add_argument("--checkpoint", nargs="+", help="the model for --preview (default: the default checkpoint)")
 
     def add_limits(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--memory", type=int, help="MB all processes of one notebook may use (default: 4096)")

@@ -53,7 +53,7 @@ RUN_ALL_TIMEOUT_MS = 900_000
 """Milliseconds for a whole notebook to run in fast mode."""
 
 _COPIED_FOLDERS = ("notebooks", "student")
-_WORK_FILES = ("README.md", "example_*.jpg", "example_*.png")  # what git keeps of work/ (see .gitignore)
+_WORK_FILES = ("README.md", "example_*.jpg", "example_*.png", "sample_sheets/*.jpg")  # what git keeps of work/
 _LAB_SETTINGS = {
     # No toast asking to fetch Jupyter news over the network, no update check: nothing over the screenshots.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -118,7 +118,9 @@ def _copy_project(root: Path) -> None:
     (root / "work").mkdir()
     for pattern in _WORK_FILES:
         for path in (PROJECT_ROOT / "work").glob(pattern):
-            shutil.copy2(path, root / "work" / path.name)
+            target = root / "work" / path.relative_to(PROJECT_ROOT / "work")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 def _server_env(home: Path, root: Path) -> dict[str, str]:
