@@ -394,13 +394,13 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 
 def _sheet_form(args: argparse.Namespace) -> int:
-    from ..mnist import _atomic_write
+    from ..atomic import atomic_write
     from ..sheets import save_form
 
     layout = save_form(args.out, dpi=args.dpi)
     print(f"form: {args.out}")
     if args.layout:
-        with _atomic_write(Path(args.layout)) as tmp:
+        with atomic_write(Path(args.layout)) as tmp:
             tmp.write_text(json.dumps(layout, indent=1), encoding="utf-8")
         print(f"layout ({layout['image_size'][0]}x{layout['image_size'][1]} pixels at {args.dpi} dpi): {args.layout}")
     return 0
