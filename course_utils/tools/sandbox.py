@@ -3,8 +3,8 @@
 ``run(argv, folder=..., env=..., limits=...)`` starts ``argv`` in ``folder`` and returns how it ended. With
 ``isolate=True`` (the default) the command runs under ``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``):
 
-- the whole system, the project included, is visible read-only, except the grader's home folder, the project's
-  solution notebooks and git history, and the folders given to ``hide_always`` (the class's submissions and results);
+- the whole system, the project included, is visible read-only, except the grader's home folder and the folders
+  to ``hide`` (the grader passes the solution notebooks and git history; ``hide_always`` adds the class's folders);
   ``folder`` is the only writable place on disk, ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev``
   holds only the usual character devices;
 - its own user, PID, network, IPC, UTS and cgroup namespaces: the network has only its own loopback (a server on the
@@ -59,8 +59,6 @@ SANDBOX_UIDS = range(61000, 61000 + 1024)
 _LOCKS = Path(tempfile.gettempdir()) / "course-sandbox-uids"
 _STOP = threading.Event()
 _MASKED: set[Path] = set()
-MASKED_IN_PROJECT = ("notebooks", ".git")
-"""Folders of the project a submission must not read: the solution notebooks and the history that holds them."""
 
 _LIMITS_THEN_EXEC = """\
 import os, resource, sys
@@ -178,15 +176,15 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
 
 
 def hide_always(folders: list[Path]) -> None:
-    """Hide these folders from every later sandbox of this process, as the project's ``notebooks/`` and ``.git`` are:
-    the class's submissions and results, which one student's code must not read (to copy another's answers)."""
+    """Hide these folders from every later sandbox of this process, besides each run's ``hide``: the class's
+    submissions and results, which one student's code must not read (to copy another's answers)."""
     _MASKED.update(Path(folder).resolve() for folder in folders)
 
 
 def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: Sequence[Path] = (),
                       ) -> tuple[list[Path], list[Path], list[Path]]:
     """Folders to cover with an empty tmpfs, the paths to show again inside them (read-only), and folders to cover
-    after that (``MASKED_IN_PROJECT``, ``hide`` and those given to ``hide_always``).
+    after that (``hide`` and those given to ``hide_always``).
 
     Covered, besides ``/tmp``: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and
     every folder that other users may not pass through (``/root``), where the sandbox's user would be stopped anyway.
@@ -214,7 +212,7 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: 
     covers = hidden | {Path("/tmp")}  # the sandbox's /tmp is empty too: a virtual environment there is shown again
     shown = {path for path in needed - {folder} if any(cover in (path, *path.parents) for cover in covers)}
     shown = {path for path in shown if not any(other in path.parents for other in shown)}
-    masks = {*(PROJECT_ROOT / name for name in MASKED_IN_PROJECT), *_MASKED, *(Path(path).resolve() for path in hide)}
+    masks = {*_MASKED, *(Path(path).resolve() for path in hide)}
     masked = {path for path in masks if path.is_dir()
               and not any(path in (other, *other.parents) for other in needed - {folder})}
     return sorted(hidden), sorted(shown), sorted(masked)
