@@ -7,10 +7,13 @@
   to ``hide`` (the grader passes the solution notebooks and git history; ``hide_always`` adds the class's folders);
   ``folder`` is the only writable place on disk, ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev``
   holds only the usual character devices;
-- its own user, PID, network, IPC, UTS and cgroup namespaces: the network has only its own loopback (a server on the
-  grader's 127.0.0.1 is out of reach), and it sees and can signal only its own processes;
+- its own PID, network, IPC, UTS and cgroup namespaces (and user namespace, unless the grader is root): the network
+  has only its own loopback (a server on the grader's 127.0.0.1 is out of reach), and it sees and can signal only
+  its own processes;
 - exactly the environment the caller passes (plus ``HOME``, a folder inside ``folder``): no instructor tokens;
-- no capabilities, a new terminal session (no TIOCSTI into the grader's terminal), killed when the grader dies.
+- no capabilities (as root, the two it needs to become the sandbox's user, which that switch drops), no new
+  privileges from setuid programs, a new terminal session (no TIOCSTI into the grader's terminal), killed when the
+  grader dies.
 
 When the grader runs as root, the sandbox runs as an unprivileged user id of its own (one per concurrent sandbox,
 61000 and up, taken with a lock file so that two graders on one machine do not share one), because the kernel does
@@ -19,7 +22,8 @@ not apply the process limit to root; ``folder`` is handed to that user for the r
 Limits (``Limits``): the wall time of the whole run; the memory of all its processes together (a watchdog sums the
 anonymous and shared resident memory of the process tree from ``/proc`` ten times a second, and ``RLIMIT_DATA`` stops
 one process from allocating more than the whole budget between two looks); the number of processes and threads
-(``RLIMIT_NPROC`` inside the sandbox's user namespace, so it counts only the sandbox's own tasks, plus the watchdog).
+(``RLIMIT_NPROC``, set inside the sandbox so that it counts only the sandbox's own tasks: those of its user namespace,
+or of its own user id under root; plus the watchdog).
 A run that breaks a limit is killed, all of its processes and nothing else, and its result names the limit.
 
 ``isolate=False`` runs ``argv`` as a plain child process in its own session, with the same time and memory watchdog:
