@@ -10,6 +10,7 @@ The notebooks import from here; each module holds one concern:
   ONNX export without Paddle), deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
 - ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
+- ``atomic``: write a file so that readers see the old one or the complete new one (downloads, checkpoints, grades)
 """
 from __future__ import annotations
 
