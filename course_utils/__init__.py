@@ -11,6 +11,7 @@ The notebooks import from here; each module holds one concern:
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
 - ``canvas``, ``upload``: chapter 4's drawing canvas and photo upload button (widgets)
 - ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
+- ``atomic``: write a file so that readers see the old one or the complete new one (downloads, checkpoints, grades)
 """
 from __future__ import annotations
 

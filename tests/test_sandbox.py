@@ -38,11 +38,11 @@ def folder(tmp_path) -> Path:
 
 
 def python(code: str, folder: Path, *, isolate: bool = True, env: dict[str, str] | None = None,
-           **limits: int) -> sandbox.SandboxResult:
+           hide: tuple[Path, ...] = (), **limits: int) -> sandbox.SandboxResult:
     """Run ``code`` with this Python in ``folder`` (small limits unless given)."""
     limits = {"memory_mb": 1024, "processes": 64, "seconds": 30, **limits}
     return sandbox.run([sys.executable, "-c", textwrap.dedent(code)], folder=folder,
-                       env=env or {"PATH": "/usr/bin:/bin"}, limits=Limits(**limits), isolate=isolate)
+                       env=env or {"PATH": "/usr/bin:/bin"}, limits=Limits(**limits), isolate=isolate, hide=hide)
 
 
 def tree_gone(marker: str) -> bool:
@@ -227,5 +227,5 @@ def test_solutions_and_hidden_folders_cannot_be_read(folder, tmp_path, monkeypat
         import os
         for folder in [{str(PROJECT_ROOT / "notebooks")!r}, {str(others)!r}]:
             print(folder, os.listdir(folder) if os.path.isdir(folder) else "missing")
-    """, folder, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)})
+    """, folder, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}, hide=(PROJECT_ROOT / "notebooks",))
     assert result.output.splitlines() == [f"{PROJECT_ROOT / 'notebooks'} []", f"{others} missing"]

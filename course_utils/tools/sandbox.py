@@ -3,14 +3,17 @@
 ``run(argv, folder=..., env=..., limits=...)`` starts ``argv`` in ``folder`` and returns how it ended. With
 ``isolate=True`` (the default) the command runs under ``bwrap`` (bubblewrap, Debian/Ubuntu package ``bubblewrap``):
 
-- the whole system, the project included, is visible read-only, except the grader's home folder, the project's
-  solution notebooks and git history, and the folders given to ``hide_always`` (the class's submissions and results);
+- the whole system, the project included, is visible read-only, except the grader's home folder and the folders
+  to ``hide`` (the grader passes the solution notebooks and git history; ``hide_always`` adds the class's folders);
   ``folder`` is the only writable place on disk, ``/tmp`` and ``/dev/shm`` are small private tmpfs mounts, ``/dev``
   holds only the usual character devices;
-- its own user, PID, network, IPC, UTS and cgroup namespaces: the network has only its own loopback (a server on the
-  grader's 127.0.0.1 is out of reach), and it sees and can signal only its own processes;
+- its own PID, network, IPC, UTS and cgroup namespaces (and user namespace, unless the grader is root): the network
+  has only its own loopback (a server on the grader's 127.0.0.1 is out of reach), and it sees and can signal only
+  its own processes;
 - exactly the environment the caller passes (plus ``HOME``, a folder inside ``folder``): no instructor tokens;
-- no capabilities, a new terminal session (no TIOCSTI into the grader's terminal), killed when the grader dies.
+- no capabilities (as root, the two it needs to become the sandbox's user, which that switch drops), no new
+  privileges from setuid programs, a new terminal session (no TIOCSTI into the grader's terminal), killed when the
+  grader dies.
 
 When the grader runs as root, the sandbox runs as an unprivileged user id of its own (one per concurrent sandbox,
 61000 and up, taken with a lock file so that two graders on one machine do not share one), because the kernel does
@@ -19,7 +22,8 @@ not apply the process limit to root; ``folder`` is handed to that user for the r
 Limits (``Limits``): the wall time of the whole run; the memory of all its processes together (a watchdog sums the
 anonymous and shared resident memory of the process tree from ``/proc`` ten times a second, and ``RLIMIT_DATA`` stops
 one process from allocating more than the whole budget between two looks); the number of processes and threads
-(``RLIMIT_NPROC`` inside the sandbox's user namespace, so it counts only the sandbox's own tasks, plus the watchdog).
+(``RLIMIT_NPROC``, set inside the sandbox so that it counts only the sandbox's own tasks: those of its user namespace,
+or of its own user id under root; plus the watchdog).
 A run that breaks a limit is killed, all of its processes and nothing else, and its result names the limit.
 
 ``isolate=False`` runs ``argv`` as a plain child process in its own session, with the same time and memory watchdog:
@@ -59,8 +63,6 @@ SANDBOX_UIDS = range(61000, 61000 + 1024)
 _LOCKS = Path(tempfile.gettempdir()) / "course-sandbox-uids"
 _STOP = threading.Event()
 _MASKED: set[Path] = set()
-MASKED_IN_PROJECT = ("notebooks", ".git")
-"""Folders of the project a submission must not read: the solution notebooks and the history that holds them."""
 
 _LIMITS_THEN_EXEC = """\
 import os, resource, sys
@@ -178,15 +180,15 @@ def run(argv: list[str], *, folder: Path, env: dict[str, str], limits: Limits, i
 
 
 def hide_always(folders: list[Path]) -> None:
-    """Hide these folders from every later sandbox of this process, as the project's ``notebooks/`` and ``.git`` are:
-    the class's submissions and results, which one student's code must not read (to copy another's answers)."""
+    """Hide these folders from every later sandbox of this process, besides each run's ``hide``: the class's
+    submissions and results, which one student's code must not read (to copy another's answers)."""
     _MASKED.update(Path(folder).resolve() for folder in folders)
 
 
 def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: Sequence[Path] = (),
                       ) -> tuple[list[Path], list[Path], list[Path]]:
     """Folders to cover with an empty tmpfs, the paths to show again inside them (read-only), and folders to cover
-    after that (``MASKED_IN_PROJECT``, ``hide`` and those given to ``hide_always``).
+    after that (``hide`` and those given to ``hide_always``).
 
     Covered, besides ``/tmp``: the grader's home folder (its tokens and keys; the sandbox has a home of its own) and
     every folder that other users may not pass through (``/root``), where the sandbox's user would be stopped anyway.
@@ -214,7 +216,7 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: 
     covers = hidden | {Path("/tmp")}  # the sandbox's /tmp is empty too: a virtual environment there is shown again
     shown = {path for path in needed - {folder} if any(cover in (path, *path.parents) for cover in covers)}
     shown = {path for path in shown if not any(other in path.parents for other in shown)}
-    masks = {*(PROJECT_ROOT / name for name in MASKED_IN_PROJECT), *_MASKED, *(Path(path).resolve() for path in hide)}
+    masks = {*_MASKED, *(Path(path).resolve() for path in hide)}
     masked = {path for path in masks if path.is_dir()
               and not any(path in (other, *other.parents) for other in needed - {folder})}
     return sorted(hidden), sorted(shown), sorted(masked)
