@@ -1,7 +1,8 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets, save everything as JSON.
 
-Options: ``--only data,training,inference,photos,sheets,notebooks,best`` (default: all but ``best``, which runs
-the ``train --recipe best`` preset, about a quarter of an hour), ``--quick`` (a smoke test in seconds, on small data;
+Options: ``--only data,training,inference,photos,sheets,notebooks,grading,best`` (default: the first six; ``grading``
+grades a generated class of 20 notebooks twice, with 1 and 2 jobs, several minutes; ``best`` runs the
+``train --recipe best`` preset, about a quarter of an hour), ``--quick`` (a smoke test in seconds, on small data;
 its figures mean nothing), ``--checkpoint`` (the model for the inference and photos parts when training is not
 run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/latest.json``.
 """
@@ -19,12 +20,12 @@ from typing import Any
 
 from course_utils.settings import PROJECT_ROOT, work_dir
 
-from . import best, data, inference, notebooks, photos, sheets, training
+from . import best, data, grading, inference, notebooks, photos, sheets, training
 from .common import child_env, machine, run_child, table
 
-PARTS = ("data", "training", "inference", "photos", "sheets", "notebooks", "best")
+PARTS = ("data", "training", "inference", "photos", "sheets", "notebooks", "grading", "best")
 DEFAULT_PARTS = PARTS[:6]
-"""What runs without ``--only``: ``best`` takes minutes and is asked for by name."""
+"""What runs without ``--only``: ``grading`` and ``best`` take minutes and are asked for by name."""
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 QUICK_TRAIN_IMAGES = 500
 NOTEBOOK_BUDGET_SECONDS = 300
@@ -182,6 +183,15 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{n['wall_seconds']:.0f} s, {n['summary']}",
             n["wall_seconds"] < NOTEBOOK_BUDGET_SECONDS and n["returncode"] == 0,
         ))
+    if "grading" in results:
+        g = results["grading"]
+        per = g["seconds_per_submission"]
+        found.append(target(
+            "grading_parallel", f"grading: 2 jobs >= {grading.TARGET_SPEEDUP}x faster than 1, same grades",
+            f"{g['speedup']:.2f}x ({per['1']:.1f} s vs {per['2']:.1f} s per submission, {g['submissions']} "
+            f"submissions), grades {'equal' if g['same_grades'] else 'DIFFER'}",
+            g["speedup"] >= grading.TARGET_SPEEDUP and g["same_grades"],
+        ))
     return found
 
 
@@ -230,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                                            sheets=sheets.QUICK_SHEETS if args.quick else sheets.SHEETS)
             elif part == "notebooks":
                 results[part] = notebooks.run()
+            elif part == "grading":
+                results[part] = grading.run(run_dir, quick=args.quick)
             else:
                 results[part] = best.run(run_dir, quick=args.quick)
     finally:
@@ -238,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     report["targets"] = targets(results)
 
     renderers = {"data": data.render, "training": training.render, "inference": inference.render,
-                 "photos": photos.render, "sheets": sheets.render, "notebooks": notebooks.render, "best": best.render}
+                 "photos": photos.render, "sheets": sheets.render, "notebooks": notebooks.render,
+                 "grading": grading.render, "best": best.render}
     for part, result in results.items():
         print(renderers[part](result), end="\n\n")
     print(table("Targets", ["target", "measured", "met"],

@@ -5,8 +5,8 @@
 - ``ArrayLoader`` normalizes the whole array once and slices batches out of it. MNIST fits in memory, so this skips
   the per-sample Python work that made the original tutorial slow, and it is what training uses.
 
-Both shuffle the training order per epoch and keep the last, shorter batch unless ``drop_last`` is set. Both accept
-``rank``/``world_size`` so that each process of a data-parallel run sees its own share of every epoch.
+Both shuffle the training order anew on every pass (epoch) and keep the last, shorter batch unless ``drop_last`` is
+set. Both accept ``rank``/``world_size`` so that each process of a data-parallel run sees its own share of every epoch.
 """
 from __future__ import annotations
 
@@ -60,12 +60,15 @@ def make_dataloader(
 class ArrayLoader:
     """Batches sliced from an array normalized once: a fast drop-in for the DataLoader when data fits in memory.
 
-    Each iteration is one epoch. With ``shuffle`` the order is drawn from ``seed`` and the epoch number (set it with
-    ``set_epoch``, as with Paddle's ``DistributedBatchSampler``), so runs are reproducible, a resumed run continues
-    the same sequence, and every process of a data-parallel run draws the same permutation before taking its own
-    share (every ``world_size``-th index from ``rank``). ``shift`` > 0 moves each training image by up to that many
-    pixels at random (data augmentation). ``augment`` (e.g. ``augment.augment_batch``) turns each batch's uint8
-    images into random variants, drawn from the same generator, before they are normalized.
+    Each iteration is one epoch, and each starts a new one: like ``DataLoader(shuffle=True)``, ``for images, labels
+    in loader`` gives a new order on every pass (and new random shifts or variants). The order is drawn from ``seed``
+    and the epoch number, which counts the passes from 0; ``set_epoch`` chooses it, as with Paddle's
+    ``DistributedBatchSampler``, so a resumed run continues the same sequence. The same seed therefore gives the same
+    sequence of epochs, and every process of a data-parallel run draws the same permutation before taking its own
+    share (every ``world_size``-th index from ``rank``). Without ``shuffle`` every pass yields the same batches in
+    file order. ``shift`` > 0 moves each training image by up to that many pixels at random (data augmentation).
+    ``augment`` (e.g. ``augment.augment_batch``) turns each batch's uint8 images into random variants, drawn from the
+    same generator, before they are normalized.
     """
 
     def __init__(
@@ -95,7 +98,7 @@ class ArrayLoader:
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose which epoch's shuffled order the next iteration yields."""
+        """Choose which epoch's order the next iteration yields; the passes after it count on from there."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -104,6 +107,7 @@ class ArrayLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1  # the next pass is the next epoch, even if this one is left early
         order = rng.permutation(len(self.labels)) if self.shuffle else np.arange(len(self.labels))
         order = order[self.rank :: self.world_size]
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)

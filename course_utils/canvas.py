@@ -7,7 +7,7 @@ load it through anywidget's extension, which ships in anywidget's wheel. When a 
 pen or touch), the front end sends the drawing to Python as a PNG data URL. Python treats it exactly like a photo of
 a digit on paper: ``imaging.to_mnist`` (the same preprocessing as for photos), ``preprocess.normalize`` (through
 ``evaluation.predict_logits``) and the model. It sends back the 28x28 image the model saw and the ten probabilities,
-which the front end draws beside the canvas with the top two digits, or 不确定 / uncertain when the model is not sure
+which the front end draws beside the canvas with the top two digits, or 不确定 (uncertain) when the model is not sure
 (``prediction.describe``: the same rule and words as the command line).
 
 In collect mode (`DrawingCanvas`'s ``collect`` and ``writer``) each drawing can be saved with its label into the
@@ -37,8 +37,8 @@ from .handwriting import CANVAS_SOURCE, Handwriting, add_digits, load_handwritin
 from .imaging import to_mnist
 from .prediction import Prediction, describe
 
-NO_WIDGETS = ("绘图板 DrawingCanvas：这里的前端不能显示交互式 widget / this front end cannot show widgets; "
-              "open the notebook in JupyterLab 4 or Jupyter Notebook 7 to draw a digit")
+NO_WIDGETS = ("画板 (DrawingCanvas)：这里的前端不能显示交互式 widget (this front end cannot show widgets)，"
+              "请在 JupyterLab 4 或 Jupyter Notebook 7 里打开笔记本再写数字")
 """What a front end without widget support shows in place of the canvas."""
 
 _PNG_DATA_URL = "data:image/png;base64,"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CourseError
-from .mnist import _atomic_write
+from .atomic import atomic_write
 
 CANVAS_SOURCE = "canvas"
 """The ``sources`` entry of digits drawn on the canvas (`canvas.DrawingCanvas`'s collect mode)."""
@@ -103,6 +103,6 @@ def add_digits(path: str | os.PathLike, new: Handwriting, *, replace_sources: bo
     if replace_sources:
         old = old.select(~np.isin(old.sources, new.sources))
     merged = old.concat(new)
-    with _atomic_write(path) as tmp, open(tmp, "wb") as out:
+    with atomic_write(path) as tmp, open(tmp, "wb") as out:
         np.savez_compressed(out, **{f.name: getattr(merged, f.name) for f in fields(merged)})
     return merged

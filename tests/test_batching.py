@@ -30,16 +30,43 @@ def test_dataloader_and_array_loader_yield_the_same_tensors(small):
         assert str(x1.dtype) == str(x2.dtype) and str(y2.dtype) == "paddle.int64"
 
 
-def test_shuffled_epochs_visit_every_image_once_in_a_new_order(small):
+def labels_of_one_pass(loader: ArrayLoader) -> np.ndarray:
+    return np.concatenate([y.numpy() for _, y in loader])
+
+
+def test_every_pass_is_a_new_epoch_in_a_new_order(small):
+    """As with DataLoader(shuffle=True), a plain `for` loop over the loader reshuffles on every pass."""
     loader = ArrayLoader(small, batch_size=128, shuffle=True, seed=1)
-    first = np.concatenate([y.numpy() for _, y in loader])
-    loader.set_epoch(2)
-    second = np.concatenate([y.numpy() for _, y in loader])
-    assert sorted(first) == sorted(second) == sorted(small.labels)
-    assert not np.array_equal(first, second)
-    loader.set_epoch(0)
-    again = np.concatenate([y.numpy() for _, y in loader])
-    np.testing.assert_array_equal(again, first)  # same seed and epoch, same order: reproducible and resumable
+    first, second, third = (labels_of_one_pass(loader) for _ in range(3))
+    assert sorted(first) == sorted(second) == sorted(third) == sorted(small.labels)  # every image once per pass
+    assert not np.array_equal(first, second) and not np.array_equal(second, third)
+    assert loader.epoch == 3
+
+
+def test_same_seed_same_epochs_and_set_epoch_resumes_the_sequence(small):
+    loader = ArrayLoader(small, batch_size=128, shuffle=True, seed=1)
+    passes = [labels_of_one_pass(loader) for _ in range(3)]
+    fresh = ArrayLoader(small, batch_size=128, shuffle=True, seed=1)
+    np.testing.assert_array_equal(labels_of_one_pass(fresh), passes[0])  # reproducible
+    fresh.set_epoch(2)
+    np.testing.assert_array_equal(labels_of_one_pass(fresh), passes[2])  # a resumed run continues the sequence
+    fresh.set_epoch(1)
+    next(iter(fresh))  # a pass left after one batch (e.g. a capped number of steps) still counts as an epoch
+    np.testing.assert_array_equal(labels_of_one_pass(fresh), passes[2])
+
+
+def test_set_epoch_gives_the_order_train_model_has_always_used(small):
+    """train_model calls set_epoch(1) before its first epoch: that order is a permutation drawn from [seed, 1]."""
+    loader = ArrayLoader(small, batch_size=128, shuffle=True, seed=0)
+    loader.set_epoch(1)
+    expected = small.labels[np.random.default_rng([0, 1]).permutation(len(small))]
+    np.testing.assert_array_equal(labels_of_one_pass(loader), expected)
+
+
+def test_without_shuffle_every_pass_yields_the_same_batches(small):
+    loader = ArrayLoader(small, batch_size=128)
+    np.testing.assert_array_equal(labels_of_one_pass(loader), small.labels)
+    np.testing.assert_array_equal(labels_of_one_pass(loader), small.labels)
 
 
 def test_drop_last_and_len(small):

@@ -106,10 +106,12 @@ def test_an_empty_canvas_is_reported_in_the_widget(trained):
 def test_describe_names_the_top_two_and_says_when_it_is_unsure():
     confident = np.full(10, 0.01)
     confident[[7, 1]] = [0.9, 0.02]
-    assert describe(confident) == "预测 / prediction: 7 (90%) · 其次 / next: 1 (2%)"
+    assert describe(confident) == "预测 (prediction): 7 (90%)"  # a runner-up at 2% is not named
+    confident[[7, 1]] = [0.84, 0.08]
+    assert describe(confident) == "预测 (prediction): 7 (84%) · 其次 (next): 1 (8%)"
     unsure = np.full(10, 0.02)
     unsure[[3, 5]] = [0.46, 0.38]
-    assert describe(unsure) == "不确定 / uncertain: 3 (46%) 或 / or 5 (38%)"
+    assert describe(unsure) == "不确定 (uncertain): 3 (46%) 或 5 (38%)"
     with pytest.raises(ValueError, match=r"\[10\]"):
         describe(np.ones((1, 10)) / 10)
 

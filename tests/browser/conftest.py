@@ -62,8 +62,11 @@ _LAB_SETTINGS = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip every browser test, saying why, where Playwright or Chromium is missing."""
+    """Skip every browser test, saying why, where Playwright or Chromium is missing; with ``COURSE_REQUIRE_BROWSER=1``
+    (.ci/run sets it) stop the session instead, so CI never passes with its browser tests skipped."""
     reason = _missing_tools()
+    if reason and os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"COURSE_REQUIRE_BROWSER=1 but {reason}")
     if reason:
         here = Path(__file__).parent
         for item in items:
