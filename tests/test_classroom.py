@@ -313,7 +313,9 @@ def test_release_holds_what_students_need_and_no_solution(tmp_path):
     assert sorted(path.name for path in (dest / "student").iterdir()) == sorted(
         path.name for path in (PROJECT_ROOT / STUDENT_DIR).glob("*.ipynb"))
     assert not list(dest.rglob("*.pdckpt")) and not list(dest.rglob("__pycache__"))
-    assert {path.name for path in (dest / "work").iterdir()} >= {"example_0.jpg", "README.md"}
+    assert {path.name for path in (dest / "work").iterdir()} >= {"example_0.jpg", "README.md", "sample_sheets"}
+    assert sorted(path.name for path in (dest / "work" / "sample_sheets").iterdir()) == sorted(
+        path.name for path in (PROJECT_ROOT / "work" / "sample_sheets").glob("*.jpg"))  # chapter 7 reads them
 
     def lines(text: str) -> str:
         return "\n".join(line.strip() for line in text.splitlines() if line.strip())

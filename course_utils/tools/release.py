@@ -6,7 +6,8 @@
 - ``course_utils/``: the package, tools included (students run ``download``, ``train``, ``predict`` and
   ``check-submission``). It holds no answers: the grader's hidden cases are drawn from a seed the instructor keeps,
   not read from files;
-- ``work/``: the example images and ``work/README.md`` (no checkpoints, logs, caches or MNIST files);
+- ``work/``: the example images, chapter 7's sample sheets and ``work/README.md`` (no checkpoints, logs, caches or
+  MNIST files);
 - ``pyproject.toml``, ``environment.yml``, ``LICENSE`` and a short student ``README.md``.
 
 Not in it: ``notebooks/`` (the solution notebooks), ``tests/``, ``benchmarks/``, ``docs/``. Without grading, hand
@@ -22,8 +23,8 @@ from ..settings import PROJECT_ROOT
 from .notebook_build import STUDENT_DIR
 
 PROJECT_FILES = ("pyproject.toml", "environment.yml", "LICENSE")
-WORK_FILES = ("README.md", "example_*")
-"""What of ``work/`` students get: its README and the example photos chapter 4 reads."""
+WORK_FILES = ("README.md", "example_*", "sample_sheets/*.jpg")
+"""What of ``work/`` students get: its README, the example photos chapter 4 reads and the sample sheets of chapter 7."""
 _NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 
 STUDENT_README = """\
@@ -85,7 +86,9 @@ def release(dest: Path) -> list[Path]:
     for pattern in WORK_FILES:
         for path in sorted((PROJECT_ROOT / "work").glob(pattern)):
             if path.is_file():
-                shutil.copy2(path, dest / "work" / path.name)
+                target = dest / "work" / path.relative_to(PROJECT_ROOT / "work")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
     for name in PROJECT_FILES:
         if (PROJECT_ROOT / name).is_file():
             shutil.copy2(PROJECT_ROOT / name, dest / name)
