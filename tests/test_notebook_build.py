@@ -330,6 +330,7 @@ def test_run_student_notebook_allows_stubs_and_reports_real_errors(tmp_path):
 
 
 SANITIZED_PAIRS = [
+    ("   Conv2D-17      [[1, 1, 28, 28]]", "   Conv2D-15      [[1, 1, 28, 28]]"),
     ("Tensor(shape=[2], dtype=float32, place=Place(cpu), stop_gradient=True,",
      "Tensor(shape=[2], dtype=float32, place=Place(gpu:0), stop_gradient=True,"),
     ("[<matplotlib.lines.Line2D at 0x7f8ca587f790>]", "[<matplotlib.lines.Line2D at 0x7fab12345678>]"),
@@ -341,13 +342,13 @@ SANITIZED_PAIRS = [
     ("用时 3.2 秒", "用时 10.25 秒"),
     ("saved 2025-01-31 12:34:56.789", "saved 2026-02-01T01:02:03+08:00"),
 ]
-UNCHANGED = ["accuracy 0.9914", "Tensor(shape=[1, 28, 28], dtype=float32", "0xFF", "0.5 steps", "[3, 4]"]
+UNCHANGED = ["LeNet-5", "accuracy 0.9914", "Tensor(shape=[1, 28, 28], dtype=float32", "0xFF", "0.5 steps", "[3, 4]"]
 
 
 def sanitize(text: str) -> str:
     """Apply tests/nbval_sanitize.cfg the way nbval does."""
     patterns = get_sanitize_patterns((PROJECT_ROOT / "tests" / "nbval_sanitize.cfg").read_text(encoding="utf-8"))
-    assert len(patterns) == 6, "a pattern was not read: check the regex:/replace: line pairs"
+    assert len(patterns) == 7, "a pattern was not read: check the regex:/replace: line pairs"
     for regex, replace in patterns:
         text = re.sub(regex, replace, text)
     return text

@@ -17,7 +17,8 @@ exercise (see ``course_utils.exercises``) into ``evidence/<name>.npz``:
   errors are passed over, as a student would.
 
 The verdicts are reached outside, in the grader's own process, from the evidence files alone. ``result.json`` only
-adds what this runner saw (time limits, a dead kernel, a missing exercise cell) for the report.
+adds what this runner saw, as codes from :data:`NOTES` (a missing exercise cell, a time limit, a dead kernel), which
+the grader turns into its own fixed messages: nothing a student's code writes reaches the grade report as text.
 """
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ from pathlib import Path
 EVIDENCE_DIR = "evidence"
 RESULT_FILE = "result.json"
 PLAN_FILE = "plan.json"
+NOTES = {
+    "missing": "缺少练习单元格 the exercise cell is missing from the notebook",
+    "timeout": "超时 timed out: 这个练习运行得太久",
+    "crashed": "练习的进程出错 the exercise's process failed before it was collected",
+    "inputs": "检查所需的变量有误 the check's inputs failed (a name the check cell uses)",
+    "stopped": "未评分 not graded: 笔记本没有运行到这个练习 (the notebook stopped before it)",
+}
+"""What the runner may say about an exercise beside its evidence: a code here, a fixed message in the grader."""
 _SETUP_NAME = "<setup cell>"
 _ANSWER_NAME = "<exercise cell>"
 
@@ -69,14 +78,15 @@ def run_plan(plan: dict) -> dict:
             continue
         source = _answer_source(student, exercise)
         if source is None:
-            notes[exercise["name"]] = "缺少练习单元格 the exercise cell is missing from the notebook"
+            notes[exercise["name"]] = "missing"
             continue
         remaining = deadline - time.monotonic()
         if remaining <= 1:
             problem = f"超时 timed out: 超过 {plan['seconds']} s 的时限 time limit"
             break
-        notes[exercise["name"]] = _run_collector(exercise["name"], plan, source, evidence,
-                                                 min(remaining, plan["exercise_seconds"]))
+        note = _run_collector(exercise["name"], plan, source, evidence, min(remaining, plan["exercise_seconds"]))
+        if note:
+            notes[exercise["name"]] = note
     values = [exercise for exercise in plan["exercises"] if exercise["kind"] == "value"]
     if values and problem is None:
         problem = _run_kernel(student, plan, evidence, deadline, notes)
@@ -112,8 +122,8 @@ def _answer_source(nb: dict, exercise: dict) -> str | None:
     return None
 
 
-def _run_collector(name: str, plan: dict, answer: str, evidence: Path, seconds: float) -> str:
-    """Collect code exercise *name* in a fresh Python process; return a note on how it ended."""
+def _run_collector(name: str, plan: dict, answer: str, evidence: Path, seconds: float) -> str | None:
+    """Collect code exercise *name* in a fresh Python process; return a :data:`NOTES` code if it went wrong."""
     work = Path(f".collect-{name}").resolve()
     work.mkdir(exist_ok=True)
     (work / "setup.py").write_text(plan["setup"], encoding="utf-8")
@@ -121,16 +131,14 @@ def _run_collector(name: str, plan: dict, answer: str, evidence: Path, seconds: 
     command = [sys.executable, "-m", "course_utils.tools.grade_runner", "--collect", name, "--seed",
                str(plan["seed"]), "--setup", str(work / "setup.py"), "--answer", str(work / "answer.py"),
                "--out", str(evidence / f"{name}.npz")]
-    started = time.monotonic()
     try:
         finished = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=seconds, start_new_session=True)
+                                  stderr=subprocess.DEVNULL, timeout=seconds, start_new_session=True)
     except subprocess.TimeoutExpired:
-        return f"超时 timed out: 练习运行超过 {seconds:.0f} s"
+        return "timeout"
     if finished.returncode != 0 and not (evidence / f"{name}.npz").exists():
-        last = finished.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-        return f"进程出错 the exercise's process failed (exit {finished.returncode}): {last[0][:200]}"
-    return f"{time.monotonic() - started:.1f} s"
+        return "crashed"
+    return None
 
 
 def _collect_code(name: str, seed: int, setup: Path, answer: Path, out: Path) -> None:
@@ -218,13 +226,13 @@ def _run_kernel(student: dict, plan: dict, evidence: Path, deadline: float, note
                         collector = nbformat.v4.new_code_cell(_collector_source(exercise))
                         error = runner.run(collector, index)
                         if error is not None:
-                            notes[exercise["name"]] = f"检查所需的变量有误 the check's inputs failed: {error}"
+                            notes[exercise["name"]] = "inputs"
                 cell.source = exercise["solution_source"]  # the state a student who solved it would have
                 runner.run(cell, index)
     except Stopped as stop:
         for exercise in plan["exercises"]:
             if exercise["kind"] == "value" and exercise["name"] not in reached:
-                notes[exercise["name"]] = f"未评分 not graded: {stop}"
+                notes[exercise["name"]] = "stopped"
         return str(stop)
     return None
 

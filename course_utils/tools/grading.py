@@ -22,7 +22,6 @@ fast mode (a few seconds, seed 0), into the work folder every submission gets a 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -42,9 +41,6 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from .sandbox import Limits
-
-DEFAULT_TIMEOUT = 600
-"""Seconds one submission may run in all. A solved chapter takes well under a minute in fast mode on 2 cores."""
 
 CSV_COLUMNS = ("file", "chapter", "exercise", "passed", "message", "seconds")
 
@@ -305,15 +301,20 @@ def grade_submission(path: Path, chapters: list[Chapter], *, work: Path, seed: i
         grade_.limit = outcome.limit
         notes, runner_problem = _runner_result(folder / grade_runner.RESULT_FILE)
         if outcome.limit:
-            grade_.problem = _LIMIT_PROBLEMS[outcome.limit].format(**vars(limits))
+            grade_.problem = _LIMIT_PROBLEMS.get(outcome.limit, "评分被中断 grading was interrupted").format(
+                **vars(limits))
         elif outcome.returncode != 0:
-            last = outcome.output.strip().splitlines()[-1:] or ["?"]
-            grade_.problem = f"评分进程出错 the grading run failed (exit {outcome.returncode}): {_one_line(last[0])}"
+            # The runner itself died, not at a limit: something in the submission killed it (its parent, the
+            # runner, is what `os.kill(os.getppid(), ...)` in an exercise cell reaches). Nothing it left is trusted.
+            grade_.problem = f"评分进程被结束 the grading run was killed (exit {outcome.returncode}): 不计分 no credit"
+            grade_.results = [ExerciseResult(exercise.name, False, f"❌ {grade_.problem}", 0.0)
+                              for exercise in chapter.exercises]
         else:
             grade_.problem = runner_problem
-        for exercise in chapter.exercises:
-            grade_.results.append(_judged(exercise, folder / grade_runner.EVIDENCE_DIR, seed,
-                                          notes.get(exercise.name) or grade_.problem))
+        if not grade_.results:
+            grade_.results = [_judged(exercise, folder / grade_runner.EVIDENCE_DIR, seed,
+                                      grade_runner.NOTES.get(notes.get(exercise.name, ""), grade_.problem))
+                              for exercise in chapter.exercises]
     grade_.seconds = time.monotonic() - started
     return grade_
 
@@ -328,12 +329,15 @@ def _planned(exercise: NotebookExercise) -> dict[str, object]:
 
 
 def _runner_result(path: Path) -> tuple[dict[str, str], str | None]:
-    """The runner's notes and problem, read as untrusted text: only ever shown, never believed."""
+    """The runner's note codes and whether it stopped early, read as untrusted data: only its codes are used, each
+    shown as the grader's own fixed message."""
+    from .grade_runner import NOTES
+
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-        notes = {str(name): _one_line(note) for name, note in dict(result.get("notes") or {}).items()}
-        problem = result.get("problem")
-        return notes, _one_line(problem) if problem else None
+        notes = {str(name): str(code) for name, code in dict(result.get("notes") or {}).items() if code in NOTES}
+        stopped = "笔记本没有运行完 the notebook stopped early (time limit or a dead kernel)"
+        return notes, stopped if result.get("problem") else None
     except (OSError, ValueError, TypeError, AttributeError):
         return {}, "评分进程没有留下结果 the grading run left no result"
 
@@ -358,22 +362,3 @@ def _judged(exercise: NotebookExercise, evidence: Path, seed: int, note: str | N
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:300]
-
-
-def write_csv(grades: Iterable[SubmissionGrade], path: Path) -> None:
-    """Write the grades as CSV (UTF-8 with a BOM, so that spreadsheet programs show the Chinese messages), atomically:
-    an existing file is replaced only once the new one is complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for grade_ in grades:
-                writer.writerows(grade_.rows())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
