@@ -1,6 +1,7 @@
 """``python -m benchmarks``: run the benchmarks, print the tables and the targets, save everything as JSON.
 
-Options: ``--only data,training,inference,photos,notebooks,best`` (default: the first five; ``best`` runs the
+Options: ``--only data,training,inference,photos,sheets,notebooks,grading,best`` (default: the first six; ``grading``
+grades a generated class of 20 notebooks twice, with 1 and 2 jobs, several minutes; ``best`` runs the
 ``train --recipe best`` preset, about a quarter of an hour), ``--quick`` (a smoke test in seconds, on small data;
 its figures mean nothing), ``--checkpoint`` (the model for the inference and photos parts when training is not
 run). Results go to ``benchmarks/results/<time>.json`` and ``benchmarks/results/latest.json``.
@@ -19,17 +20,21 @@ from typing import Any
 
 from course_utils.settings import PROJECT_ROOT, work_dir
 
-from . import best, data, inference, notebooks, photos, training
+from . import best, data, grading, inference, notebooks, photos, sheets, training
 from .common import child_env, machine, run_child, table
 
-PARTS = ("data", "training", "inference", "photos", "notebooks", "best")
-DEFAULT_PARTS = PARTS[:5]
-"""What runs without ``--only``: ``best`` takes minutes and is asked for by name."""
+PARTS = ("data", "training", "inference", "photos", "sheets", "notebooks", "grading", "best")
+DEFAULT_PARTS = PARTS[:6]
+"""What runs without ``--only``: ``grading`` and ``best`` take minutes and are asked for by name."""
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 QUICK_TRAIN_IMAGES = 500
 NOTEBOOK_BUDGET_SECONDS = 300
 PHOTOS_OVERALL = 0.97
 PHOTOS_EACH_CONDITION = 0.90
+SHEETS_BOXES = 0.995
+SHEETS_DIGITS = 0.97
+SHEETS_SECONDS = 3.0
+"""Every 12-megapixel sheet photo must be read (``read_sheet``, not the model) within this many seconds."""
 TRAINING_RATIO = 0.3
 """The default ``train`` must reach 99% within this fraction of one epoch of the faithful original recipe."""
 
@@ -150,12 +155,42 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "photos_conditions", f"photos: every condition >= {PHOTOS_EACH_CONDITION:.0%}",
             f"worst: {worst} {accuracy:.1%}", accuracy >= PHOTOS_EACH_CONDITION,
         ))
+    if "sheets" in results:
+        s = results["sheets"]
+        found.append(target(
+            "sheets_boxes", f"sheets: >= {SHEETS_BOXES:.1%} of written boxes found with the right row and column",
+            f"{s['found']} of {s['written']} ({s['boxes_fraction']:.2%}) on {len(s['sheets'])} photos, "
+            f"{s['extra']} empty boxes taken for written",
+            s["boxes_fraction"] >= SHEETS_BOXES,
+        ))
+        found.append(target(
+            "sheets_digits", f"sheets: >= {SHEETS_DIGITS:.0%} of those digits read right by the default model",
+            f"{s['digits_accuracy']:.2%} of {s['found']} (the pages as flat scans: {s['scan_accuracy']:.2%}; as MNIST "
+            f"images: {s['mnist_accuracy']:.2%})",
+            s["digits_accuracy"] >= SHEETS_DIGITS,
+        ))
+        big = s.get("seconds_12mp")
+        if big:
+            found.append(target(
+                "sheets_seconds", f"sheets: < {SHEETS_SECONDS:.0f} s per 12-megapixel sheet",
+                f"slowest {big['max']:.2f} s, median {big['median']:.2f} s ({big['sheets']} sheets)",
+                big["max"] < SHEETS_SECONDS,
+            ))
     if "notebooks" in results:
         n = results["notebooks"]
         found.append(target(
             "notebooks", f"notebooks: suite in fast mode < {NOTEBOOK_BUDGET_SECONDS // 60} min, passing",
             f"{n['wall_seconds']:.0f} s, {n['summary']}",
             n["wall_seconds"] < NOTEBOOK_BUDGET_SECONDS and n["returncode"] == 0,
+        ))
+    if "grading" in results:
+        g = results["grading"]
+        per = g["seconds_per_submission"]
+        found.append(target(
+            "grading_parallel", f"grading: 2 jobs >= {grading.TARGET_SPEEDUP}x faster than 1, same grades",
+            f"{g['speedup']:.2f}x ({per['1']:.1f} s vs {per['2']:.1f} s per submission, {g['submissions']} "
+            f"submissions), grades {'equal' if g['same_grades'] else 'DIFFER'}",
+            g["speedup"] >= grading.TARGET_SPEEDUP and g["same_grades"],
         ))
     return found
 
@@ -200,8 +235,13 @@ def main(argv: list[str] | None = None) -> int:
                 per_condition = photos.QUICK_PER_CONDITION if args.quick else photos.PER_CONDITION
                 results[part] = photos.run(photos_checkpoint(results, args.checkpoint, run_dir, args.quick),
                                            per_condition=per_condition)
+            elif part == "sheets":
+                results[part] = sheets.run(photos_checkpoint(results, args.checkpoint, run_dir, args.quick),
+                                           sheets=sheets.QUICK_SHEETS if args.quick else sheets.SHEETS)
             elif part == "notebooks":
                 results[part] = notebooks.run()
+            elif part == "grading":
+                results[part] = grading.run(run_dir, quick=args.quick)
             else:
                 results[part] = best.run(run_dir, quick=args.quick)
     finally:
@@ -210,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     report["targets"] = targets(results)
 
     renderers = {"data": data.render, "training": training.render, "inference": inference.render,
-                 "photos": photos.render, "notebooks": notebooks.render, "best": best.render}
+                 "photos": photos.render, "sheets": sheets.render, "notebooks": notebooks.render,
+                 "grading": grading.render, "best": best.render}
     for part, result in results.items():
         print(renderers[part](result), end="\n\n")
     print(table("Targets", ["target", "measured", "met"],

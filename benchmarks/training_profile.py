@@ -11,7 +11,7 @@ JSON line:
 - ``step_ms``: per optimizer step at the default batch size (medians over ``--steps`` steps after a warm-up): taking the
   batch, forward (with the loss), backward, the all-reduce (backward with gradient synchronisation minus backward
   without: ``DataParallel.no_sync``), the optimizer and schedule step, and the per-step bookkeeping of
-  ``train_model`` (``float(loss)``, the batch's accuracy, the progress bar).
+  ``train_model`` (``float(loss)``, the step's learning rate, the progress bar).
 
 On a CPU every Paddle operation runs to completion before it returns, so timing around each call is exact.
 """
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler.step()
         t4 = time.perf_counter()
         float(loss)
-        int((logits.argmax(axis=1) == labels).astype("int64").sum())
+        float(optimizer.get_lr())
         bar.update()
         bar.set_postfix(loss=f"{float(loss):.4f}")
         t5 = time.perf_counter()

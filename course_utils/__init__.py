@@ -9,7 +9,9 @@ The notebooks import from here; each module holds one concern:
 - ``training``, ``checkpoint``, ``evaluation``, ``prediction``, ``export``: train, save, measure, predict (from an
   ONNX export without Paddle), deploy
 - ``plots``, ``checks``: figures and exercise checks for the notebooks; ``notebook_build``: the instructor tool
+- ``canvas``, ``upload``: chapter 4's drawing canvas and photo upload button (widgets)
 - ``paddle_check``: a missing or too old Paddle becomes one line that says what to install (Paddle is not a dependency)
+- ``atomic``: write a file so that readers see the old one or the complete new one (downloads, checkpoints, grades)
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import warnings
 
 from .paddle_check import guard_paddle_import
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"
+"""The course's release (pyproject.toml reads it; CHANGELOG.md says what each release changed)."""
 
 # A missing or too old Paddle becomes one line saying what to install, where `paddle` is first imported (checked from
 # its metadata: importing course_utils never imports Paddle).

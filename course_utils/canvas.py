@@ -7,8 +7,11 @@ load it through anywidget's extension, which ships in anywidget's wheel. When a 
 pen or touch), the front end sends the drawing to Python as a PNG data URL. Python treats it exactly like a photo of
 a digit on paper: ``imaging.to_mnist`` (the same preprocessing as for photos), ``preprocess.normalize`` (through
 ``evaluation.predict_logits``) and the model. It sends back the 28x28 image the model saw and the ten probabilities,
-which the front end draws beside the canvas with the top two digits, or 不确定 / uncertain when the model is not sure
+which the front end draws beside the canvas with the top two digits, or 不确定 (uncertain) when the model is not sure
 (``prediction.describe``: the same rule and words as the command line).
+
+In collect mode (`DrawingCanvas`'s ``collect`` and ``writer``) each drawing can be saved with its label into the
+class's handwriting file, the same ``.npz`` that the sheet reader fills (`course_utils.handwriting`).
 
 A front end that cannot show widgets (a notebook executed by nbclient or nbconvert, an old or minimal front end)
 shows the widget's plain-text form instead: one line saying so.
@@ -18,6 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import os
+from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -28,11 +33,12 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import CourseError
 from .evaluation import predict_logits, softmax
+from .handwriting import CANVAS_SOURCE, Handwriting, add_digits, load_handwriting
 from .imaging import to_mnist
 from .prediction import Prediction, describe
 
-NO_WIDGETS = ("绘图板 DrawingCanvas：这里的前端不能显示交互式 widget / this front end cannot show widgets; "
-              "open the notebook in JupyterLab 4 or Jupyter Notebook 7 to draw a digit")
+NO_WIDGETS = ("画板 (DrawingCanvas)：这里的前端不能显示交互式 widget (this front end cannot show widgets)，"
+              "请在 JupyterLab 4 或 Jupyter Notebook 7 里打开笔记本再写数字")
 """What a front end without widget support shows in place of the canvas."""
 
 _PNG_DATA_URL = "data:image/png;base64,"
@@ -73,6 +79,25 @@ function render({ model, el }) {
   const footer = element("div", "course-canvas-footer", el);
   const clear = element("button", "course-canvas-clear", footer, "清除 / Clear");
   const summary = element("span", "course-canvas-summary", footer, "");
+  if (model.get("collect")) {
+    const bar = element("div", "course-canvas-collect", el);
+    element("span", "", bar, "要写的数字 / digit to draw:");
+    const choice = element("select", "course-canvas-label", bar);
+    for (let digit = 0; digit < 10; digit++) element("option", "", choice, String(digit)).value = String(digit);
+    choice.value = String(model.get("label"));
+    choice.addEventListener("change", () => {
+      model.set("label", Number(choice.value));
+      model.save_changes();
+    });
+    model.on("change:label", () => { choice.value = String(model.get("label")); });
+    const keep = element("button", "course-canvas-save", bar, "保存 / Save");
+    keep.addEventListener("click", () => {
+      model.set("save", model.get("save") + 1);
+      model.save_changes();
+    });
+    const status = element("span", "course-canvas-saved", bar, model.get("saved"));
+    model.on("change:saved", () => { status.textContent = model.get("saved"); });
+  }
 
   const pen = board.getContext("2d");
   function blank() {
@@ -143,6 +168,7 @@ function render({ model, el }) {
     summary.dataset.digit = top >= 0 ? String(top) : "";
   }
   ["pixels", "probabilities", "summary", "error"].forEach((name) => model.on("change:" + name, show));
+  model.on("change:drawing", () => { if (!model.get("drawing")) blank(); });  // Python cleared it (after a save)
   show();
 }
 
@@ -164,6 +190,7 @@ _CSS = """
 .course-canvas-value { width: 3em; font-family: monospace; }
 .course-canvas-footer { display: flex; gap: 12px; align-items: center; margin-top: 8px; font-size: 14px; }
 .course-canvas-error { color: #c00; }
+.course-canvas-collect { display: flex; gap: 8px; align-items: center; margin-top: 8px; font-size: 14px; }
 """
 
 
@@ -208,6 +235,12 @@ class DrawingCanvas(anywidget.AnyWidget):
     ``drawing`` (the PNG data URL the front end sends after a stroke, "" after Clear) and, sent back, ``pixels``
     (the 28x28 image, row by row), ``probabilities``, ``summary`` (:func:`describe`) and ``error`` (one line, e.g.
     for an empty drawing). ``prediction`` holds the last :class:`~course_utils.prediction.Prediction`, or None.
+
+    **Collect mode**, ``DrawingCanvas(model, collect="work/class.npz", writer="li_ming")``: the canvas also shows a
+    choice of the digit to draw (``label``) and a "保存 / Save" button. Save adds the 28x28 image of the drawing to
+    the handwriting file ``collect`` (`handwriting.add_digits`: the layout the sheet reader writes), with the label,
+    the writer, ``rows`` = the label, ``cols`` = the drawing's number for that label and writer (0, 1, ...) and the
+    source ``canvas``; then it clears the canvas for the next one. ``saved`` says what was saved (or why not).
     """
 
     _esm = _ESM
@@ -217,11 +250,44 @@ class DrawingCanvas(anywidget.AnyWidget):
     probabilities = traitlets.List(traitlets.Float()).tag(sync=True)
     summary = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    collect = traitlets.Bool(False).tag(sync=True)
+    label = traitlets.Int(0, min=0, max=9).tag(sync=True)
+    save = traitlets.Int(0).tag(sync=True)
+    saved = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, model: nn.Layer, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, model: nn.Layer, *, collect: str | os.PathLike | None = None, writer: str | None = None,
+                 **kwargs: Any) -> None:
+        if collect is not None and not (writer or "").strip():
+            raise CourseError("collect mode needs the writer's name: DrawingCanvas(model, collect=..., writer=\"li_ming\")")
+        super().__init__(collect=collect is not None, **kwargs)
         self.model = model
         self.prediction: Prediction | None = None
+        self.path = None if collect is None else Path(collect)
+        self.writer = (writer or "").strip()
+
+    @traitlets.observe("save")
+    def _save(self, change: dict[str, Any]) -> None:
+        try:
+            self.saved = self.save_drawing()
+        except CourseError as exc:
+            self.saved = f"未保存 / not saved: {exc}"
+
+    def save_drawing(self) -> str:
+        """Add the current drawing to the collect file with the chosen ``label``, clear the canvas, and return the
+        line that says so. Raises `CourseError` outside collect mode or when there is no digit to save."""
+        if self.path is None:
+            raise CourseError("this canvas is not collecting: DrawingCanvas(model, collect=\"work/class.npz\", "
+                              "writer=...)")
+        if self.prediction is None:
+            raise CourseError("draw a digit first")
+        label = int(self.label)
+        old = load_handwriting(self.path) if self.path.exists() else Handwriting.empty()
+        number = int(np.sum((old.sources == CANVAS_SOURCE) & (old.writers == self.writer) & (old.labels == label)))
+        new = Handwriting.from_lists([self.prediction.image], [label], [self.writer], [label], [number],
+                                     [CANVAS_SOURCE])
+        total = len(add_digits(self.path, new, replace_sources=False))
+        self.drawing = ""  # clears the canvas (the front end blanks it) and the reading
+        return f"已保存 / saved: {label} #{number + 1} -> {self.path} ({total} 个数字 / digits)"
 
     @traitlets.observe("drawing")
     def _read(self, change: dict[str, Any]) -> None:

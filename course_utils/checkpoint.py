@@ -6,7 +6,6 @@ leaves a half-written file where a good one was. Loading checks that the weights
 """
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import paddle
 from paddle import nn
 
+from .atomic import atomic_write
 from .errors import CourseError
 from .models import MODELS, build_model
 from .preprocess import MEAN, STD
@@ -66,12 +66,8 @@ def save_checkpoint(
         "parameter_names": [parameter.name for parameter in model.parameters()],
         "meta": meta,
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as temporary:
         paddle.save(payload, str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -77,3 +77,14 @@ def check_random_shift(random_shift) -> None:
     """练习 6.1: ``random_shift(images, max_shift, rng)`` moves each image by its own random offset, filling with
     the background."""
     check("random_shift", random_shift)
+
+
+def check_split_by_writer(split_by_writer) -> None:
+    """练习 7.2: ``split_by_writer(writers, held_out, seed)`` returns ``(train_indices, test_indices)`` with every
+    writer's digits on one side and ``held_out`` writers, chosen from the seed, on the test side."""
+    check("split_by_writer", split_by_writer)
+
+
+def check_per_writer_accuracy(per_writer_accuracy) -> None:
+    """练习 7.1: ``per_writer_accuracy(writers, labels, predictions)`` returns ``{writer: accuracy}``."""
+    check("per_writer_accuracy", per_writer_accuracy)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import CourseError
 from .settings import usable_cores
 
@@ -98,9 +99,8 @@ def export_checkpoint(checkpoint: str | Path, prefix: str | Path | None = None, 
     model, _ = load_model(checkpoint)
     export_model(model, prefix)
     record = _path(prefix, SOURCE_SUFFIX)
-    staged = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-    staged.write_text(json.dumps(source), encoding="utf-8")
-    os.replace(staged, record)
+    with atomic_write(record) as staged:
+        staged.write_text(json.dumps(source), encoding="utf-8")
     return prefix
 
 
@@ -213,24 +213,20 @@ def _convert_to_onnx(prefix: Path, onnx_file: Path) -> None:
     A separate process keeps the converter's console output (and its ``sys.exit`` on failure) away from the caller.
     ``--optimize_tool None``: its default optimizer, polygraphy, would pip-install packages on its own.
     """
-    staged = onnx_file.with_name(f".{onnx_file.name}.{os.getpid()}.tmp")
-    command = [
-        sys.executable, "-m", "paddle2onnx.command",
-        "--model_dir", str(prefix.parent),
-        "--model_filename", prefix.name + ".json",
-        "--params_filename", prefix.name + ".pdiparams",
-        "--save_file", str(staged),
-        "--opset_version", str(ONNX_OPSET),
-        "--optimize_tool", "None",
-    ]  # fmt: skip
-    try:
+    with atomic_write(onnx_file) as staged:
+        command = [
+            sys.executable, "-m", "paddle2onnx.command",
+            "--model_dir", str(prefix.parent),
+            "--model_filename", prefix.name + ".json",
+            "--params_filename", prefix.name + ".pdiparams",
+            "--save_file", str(staged),
+            "--opset_version", str(ONNX_OPSET),
+            "--optimize_tool", "None",
+        ]  # fmt: skip
         done = subprocess.run(command, check=False, capture_output=True, text=True)
-        if done.returncode != 0 or not staged.is_file():
+        if done.returncode != 0 or not staged.stat().st_size:
             output = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
             raise CourseError(f"paddle2onnx could not convert {prefix} (exit code {done.returncode}: {output})")
-        os.replace(staged, onnx_file)
-    finally:
-        staged.unlink(missing_ok=True)
 
 
 def _path(prefix: Path, suffix: str) -> Path:

@@ -120,21 +120,26 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     return _flatten(upright)
 
 
-def to_mnist(image: Image.Image | np.ndarray) -> np.ndarray:
+def to_mnist(image: Image.Image | np.ndarray, *, dark_ink: bool | None = None) -> np.ndarray:
     """Turn a picture of one handwritten digit into a uint8 ``[28, 28]`` MNIST-style image (white ink on black).
 
     Accepts a Pillow image of any mode, or an array ``[H, W]``, ``[H, W, 3]`` (RGB) or ``[H, W, 4]`` (RGBA) with
     values in 0-255 (floats with a maximum of at most 1 are taken as 0-1). Dark ink on light paper and light ink on a
-    dark background both work. Raises `CourseError` if no digit stands out from the background.
+    dark background both work. ``dark_ink`` says which one it is when that is known (a box cut from the printed form
+    of ``sheets``): step 2 then inverts or not without looking. Raises `CourseError` if no digit stands out from the
+    background.
     """
-    return to_mnist_steps(image)[-1][1]
+    return to_mnist_steps(image, dark_ink=dark_ink)[-1][1]
 
 
-def to_mnist_steps(image: Image.Image | np.ndarray) -> list[tuple[str, np.ndarray]]:
+def to_mnist_steps(image: Image.Image | np.ndarray, *, dark_ink: bool | None = None) -> list[tuple[str, np.ndarray]]:
     """``to_mnist`` one step at a time: ``(name, image)`` pairs for the steps of the module docstring, for showing
     the pipeline (e.g. with ``plots.show_pipeline``). The last pair is ``to_mnist``'s result."""
     grey = to_grey(image)
-    bright = make_ink_bright(grey)
+    if dark_ink is None:
+        bright = make_ink_bright(grey)
+    else:
+        bright = 255.0 - grey.astype(np.float64) if dark_ink else grey.astype(np.float64)
     residual = remove_background(bright)
     unruled = remove_lines(residual)
     ink = find_ink(unruled)

@@ -38,20 +38,19 @@ import json
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from .atomic import atomic_write
 from .errors import CourseError
 from .settings import work_dir
 
@@ -262,7 +261,7 @@ def write_aistudio_json(
         values = values.astype(np.float32).astype(np.float64)
     text = np.array([json.dumps(float(v)) for v in values], dtype=object)  # the JSON spelling of each pixel value
     path = Path(path)
-    with _atomic_write(path) as tmp, gzip.open(tmp, "wt", encoding="ascii", compresslevel=6) as out:
+    with atomic_write(path) as tmp, gzip.open(tmp, "wt", encoding="ascii", compresslevel=6) as out:
         out.write("[")
         for i, split in enumerate((data.train, data.val, data.test)):
             out.write(", [[" if i else "[[")
@@ -630,7 +629,7 @@ def _download(name: str, target: Path, progress: bool) -> None:
     for mirror in MIRRORS:
         url = f"{mirror}{name}.gz"
         try:
-            with _atomic_write(target) as tmp:
+            with atomic_write(target) as tmp:
                 _fetch(url, tmp, progress)
                 _verified(tmp, name)
             return
@@ -658,27 +657,6 @@ def _fetch(url: str, dest: Path, progress: bool) -> None:
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 bar.update(len(chunk))
-
-
-@contextmanager
-def _atomic_write(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds, else it is removed.
-
-    The temporary name keeps the suffix (``.gz``), so it is read the way the final file will be. The finished file
-    gets the usual permissions (``mkstemp`` makes it owner-only), so a shared data folder stays readable.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".part{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _cache_key(sources: Sequence[Path]) -> str:
@@ -709,7 +687,7 @@ def _write_cache(path: Path, key: str, data: MnistData, note: str) -> None:
         split = getattr(data, name)
         arrays[f"{name}_images"], arrays[f"{name}_labels"] = split.images, split.labels
     try:
-        with _atomic_write(path) as tmp, open(tmp, "wb") as out:
+        with atomic_write(path) as tmp, open(tmp, "wb") as out:
             np.savez(out, **arrays)
     except OSError as error:
         warnings.warn(f"could not write the MNIST cache {path} ({error}); loading will stay slower", stacklevel=3)

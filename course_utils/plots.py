@@ -1,5 +1,5 @@
-"""The figures the notebooks show: sample digits, network diagrams, training curves, confusion matrix, mistakes,
-predictions.
+"""The figures the notebooks show: sample digits, network diagrams, training curves (also live, while training
+runs), a learning-rate sweep, a network's kernels and feature maps, confusion matrix, mistakes, predictions.
 
 Every function returns a :class:`matplotlib.figure.Figure` that pyplot has already let go of (``plt.close``), so
 Jupyter's inline backend does not show it a second time at the end of the cell, and figures made in a loop or in
@@ -13,13 +13,14 @@ tests are freed like any other object. In a notebook:
 Chinese text: matplotlib's default font (DejaVu Sans) has no Chinese glyphs; it would draw boxes and print "Glyph ...
 missing" warnings. Importing this module therefore adds the first installed font of :data:`CJK_FONTS` (e.g. Noto Sans
 CJK, Debian's ``fonts-noto-cjk``) to ``font.family`` as a fallback: Latin text keeps the default font, Chinese
-characters come from the fallback, in these figures and in a notebook's own ones. Labels follow the course's rule:
-Chinese first, English in parentheses (``plot_architecture``); where no CJK font is installed, matplotlib draws boxes
-for the Chinese characters and the English in parentheses still reads.
+characters come from the fallback, in these figures and in a notebook's own ones. Labels follow the course's rule for
+printed text: Chinese first, English in parentheses where it helps (``概率 (probability)``); where no CJK font is
+installed, matplotlib draws boxes for the Chinese characters and the English in parentheses still reads.
 """
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,7 @@ def show_misclassified(
 ) -> Figure:
     """A gallery of up to ``n`` wrongly predicted digits, most confident mistakes first.
 
-    ``probabilities`` are the model's softmax outputs ``[N, 10]``. Each title reads ``true 3 / pred 5 (0.87)``, the
+    ``probabilities`` are the model's softmax outputs ``[N, 10]``. Each title reads ``标签 3 · 预测 5 (0.87)``, the
     number being the probability the model gave its (wrong) answer: confident mistakes are the instructive ones
     (an ambiguous digit, sometimes a wrong label). With no mistakes the figure says so instead.
     """
@@ -112,10 +113,10 @@ def show_misclassified(
     if len(chosen) == 0:
         fig = _figure(4, 1)
         ax = fig.subplots()
-        ax.text(0.5, 0.5, f"No misclassified images among {len(images)}", ha="center", va="center")
+        ax.text(0.5, 0.5, f"{len(images)} 张图像全部正确 (no mistakes)", ha="center", va="center")
         ax.set_axis_off()
         return fig
-    titles = [f"true {labels[i]} / pred {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
+    titles = [f"标签 {labels[i]} · 预测 {predictions[i]} ({confidence[i]:.2f})" for i in chosen]
     return _image_grid(images[chosen], titles, [WRONG_COLOR] * len(chosen), cols=cols, cell_width=2.0)
 
 
@@ -241,15 +242,169 @@ def plot_history(history: Any) -> Figure:
     """Loss and accuracy per epoch, training vs validation, from a ``training.History``.
 
     Uses the list attributes ``epoch``, ``train_loss``, ``train_accuracy``, ``val_loss`` and ``val_accuracy``
-    (accuracies as fractions). Each point is marked, so a one-epoch run is visible too.
+    (accuracies as fractions); each point is marked, so a one-epoch run is visible too. A history that also has
+    ``step_loss`` and ``steps_per_epoch`` adds every batch's loss as a thin line, placed at fractions of an epoch.
     """
     epochs = _epochs(history)
+    for name in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        _series(history, name, len(epochs))
     fig = _figure(10, 3.8)
-    loss_ax, accuracy_ax = fig.subplots(1, 2)
-    for ax, metric, title in ((loss_ax, "loss", "Loss"), (accuracy_ax, "accuracy", "Accuracy")):
-        ax.plot(epochs, _series(history, f"train_{metric}", len(epochs)), "o-", label="training")
-        ax.plot(epochs, _series(history, f"val_{metric}", len(epochs)), "s--", label="validation")
-        _style_epoch_axes(ax, title, metric)
+    _draw_history(fig.subplots(1, 2), history)
+    return fig
+
+
+class LiveHistory:
+    """Training curves that grow while ``train_model`` runs: ``train_model(..., callback=plots.LiveHistory())``.
+
+    The figure is ``plot_history``'s, its epoch axis fixed to the whole run, redrawn in place in one notebook output
+    (an IPython display handle): at most every ``interval`` seconds (a redraw takes a few tenths of a second), and
+    always after the last epoch's validation, so the output left in the notebook is the final figure. Outside IPython
+    it only keeps ``figure`` up to date, e.g. to save it.
+    """
+
+    def __init__(self, interval: float = 2.0) -> None:
+        self.interval = interval
+        self.figure = _figure(10, 3.8)
+        self._axes = self.figure.subplots(1, 2)
+        self._handle: Any = None
+        self._drawn_at = -math.inf
+        self._epochs_drawn = 0
+
+    def __call__(self, history: Any) -> None:
+        finished = len(history.epoch) != self._epochs_drawn and len(history.epoch) == history.total_epochs
+        if not finished and time.monotonic() - self._drawn_at < self.interval:
+            return
+        for ax in self._axes:
+            ax.clear()
+        _draw_history(self._axes, history)
+        self._epochs_drawn = len(history.epoch)
+        self._drawn_at = time.monotonic()
+        self._show()
+
+    def _show(self) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        if self._handle is None:
+            self._handle = display(self.figure, display_id=True)
+        else:
+            self._handle.update(self.figure)
+
+
+def _draw_history(axes: Sequence[Axes], history: Any) -> None:
+    """``plot_history``'s two panels on ``axes``; a history without epochs yet shows its step losses only."""
+    loss_ax, accuracy_ax = axes
+    epochs = list(history.epoch)
+    steps = list(getattr(history, "step_loss", []))
+    per_epoch = getattr(history, "steps_per_epoch", 0)
+    if steps and per_epoch:
+        loss_ax.plot((np.arange(len(steps)) + 1) / per_epoch, steps, lw=0.6, alpha=0.4, color="tab:gray",
+                     label="每批 (batch)")
+    for ax, metric in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
+        ax.plot(epochs, list(getattr(history, f"train_{metric}"))[: len(epochs)], "o-", color="tab:blue",
+                label="训练集 (training)")
+        ax.plot(epochs, list(getattr(history, f"val_{metric}"))[: len(epochs)], "s--", color="tab:orange",
+                label="验证集 (validation)")
+    _style_epoch_axes(loss_ax, "损失 (loss)", "loss")
+    _style_epoch_axes(accuracy_ax, "正确率 (accuracy)", "accuracy")
+    if steps:
+        loss_ax.set_yscale("log")
+    total = getattr(history, "total_epochs", 0)
+    if total:  # the whole run's epoch axis from the start, so a live figure shows how far training has come
+        for ax in axes:
+            ax.set_xlim(-0.03 * total, 1.03 * total)
+
+
+def plot_learning_rate_sweep(sweep: Mapping[float, float], curves: Mapping[float, Sequence[float]]) -> Figure:
+    """A learning-rate sweep: the loss each rate ended with (left) and every step's loss of each run (right).
+
+    ``sweep`` maps a rate to the loss its short run ended with, ``curves`` the same rates to every step's loss. A run
+    that diverged (a NaN or infinite loss) has no point to draw: it is marked with a red x at the top of the left
+    panel, and on the right its curve stops where the loss left the panel, marked the same way.
+    """
+    if not sweep or set(curves) != set(sweep):
+        raise ValueError("plot_learning_rate_sweep needs one short run per learning rate, in sweep and in curves")
+    rates = sorted(sweep)
+    finite = [rate for rate in rates if np.isfinite(sweep[rate])]
+    diverged = [rate for rate in rates if rate not in finite]
+    fig = _figure(11, 3.8)
+    end_ax, step_ax = fig.subplots(1, 2)
+    end_ax.plot(finite, [sweep[rate] for rate in finite], "o-", color=HIGHLIGHT_COLOR, label="最后的损失 (final loss)")
+    top = 2 * max([sweep[rate] for rate in finite] or [1.0])
+    end_ax.set_ylim(0, top)
+    if diverged:
+        end_ax.plot(diverged, [0.95 * top] * len(diverged), "x", color=WRONG_COLOR, ms=12, mew=3, clip_on=False,
+                    label="发散 (diverged)")
+    end_ax.set_xscale("log")
+    end_ax.set_xticks(rates, [f"{rate:g}" for rate in rates])
+    end_ax.minorticks_off()
+    end_ax.set(title="扫描结果 (sweep)", xlabel="学习率 (learning rate)", ylabel="最后 10 步的平均损失 (loss)")
+
+    first_losses = [float(curves[rate][0]) for rate in rates if len(curves[rate]) and np.isfinite(curves[rate][0])]
+    ceiling = 2 * max(first_losses, default=2.5)  # twice the loss the runs started from
+    colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(rates)))
+    for rate, color in zip(rates, colors):
+        losses = np.asarray(curves[rate], dtype=float)
+        out = np.flatnonzero(~np.isfinite(losses) | (losses > ceiling))
+        stop = out[0] if len(out) else len(losses)
+        step_ax.plot(np.arange(1, stop + 1), losses[:stop], color=color, label=f"{rate:g}")
+        if len(out):
+            step_ax.plot(stop + 1, ceiling, "x", color=WRONG_COLOR, ms=10, mew=3, clip_on=False)
+    step_ax.set_ylim(0, ceiling)
+    step_ax.set(title="每一步的损失 (loss per step)", xlabel="训练步 (step)", ylabel="损失 (loss)")
+    step_ax.legend(title="学习率 (learning rate)", fontsize=8)
+    for ax in (end_ax, step_ax):
+        ax.grid(alpha=0.3)
+    end_ax.legend()
+    return fig
+
+
+def show_kernels(weights: np.ndarray, *, cols: int = 6) -> Figure:
+    """The kernels of a convolution with one input channel, ``weights`` ``[C, 1, k, k]`` (``conv.weight.numpy()``).
+
+    Each kernel on the same colour scale, centred on 0: red weights add the pixel's brightness to the output, blue
+    ones subtract it, white ones ignore it.
+    """
+    kernels = np.asarray(weights, dtype=np.float64)
+    if kernels.ndim != 4 or kernels.shape[1] != 1 or len(kernels) == 0:
+        raise ValueError(f"expected kernels of shape [C, 1, k, k] with one input channel, got {list(kernels.shape)}")
+    limit = float(np.abs(kernels).max()) or 1.0
+    cols = min(cols, len(kernels))
+    rows = math.ceil(len(kernels) / cols)
+    fig = _figure(1.5 * cols + 0.8, 1.5 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for index, (ax, kernel) in enumerate(zip(axes, kernels[:, 0])):
+        image = ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(str(index), fontsize=9)
+        ax.set_axis_off()
+    for ax in axes[len(kernels):]:
+        ax.remove()
+    fig.colorbar(image, ax=axes.tolist(), shrink=0.8, label="权重 (weight)")
+    return fig
+
+
+def show_feature_maps(image: np.ndarray, maps: np.ndarray, *, cols: int = 6) -> Figure:
+    """One digit (uint8 ``[28, 28]``) and the feature maps ``[C, H, W]`` a layer made of it, one panel per channel.
+
+    Each map has its own colour scale (bright: strong response), since only where a channel responds matters here.
+    """
+    feature_maps = np.asarray(maps, dtype=np.float64)
+    if feature_maps.ndim != 3 or len(feature_maps) == 0:
+        raise ValueError(f"expected feature maps of shape [C, H, W], got {list(feature_maps.shape)}")
+    cols = min(cols, len(feature_maps))
+    rows = math.ceil(len(feature_maps) / cols)
+    fig = _figure(1.6 * (cols + 1), 1.7 * rows)
+    grid = fig.add_gridspec(rows, cols + 1)
+    _draw_image(fig.add_subplot(grid[:, 0]), _digit_images(np.asarray(image)[None])[0], "输入 (input)")
+    for index, feature_map in enumerate(feature_maps):
+        ax = fig.add_subplot(grid[index // cols, 1 + index % cols])
+        ax.imshow(feature_map, cmap="magma", interpolation="nearest")
+        ax.set_title(f"通道 (channel) {index}", fontsize=8)
+        ax.set_axis_off()
     return fig
 
 
@@ -266,8 +421,8 @@ def plot_histories(histories: Mapping[str, Any]) -> Figure:
         epochs = _epochs(history)
         accuracy_ax.plot(epochs, _series(history, "val_accuracy", len(epochs)), "o-", label=name)
         loss_ax.plot(epochs, _series(history, "train_loss", len(epochs)), "o-", label=name)
-    _style_epoch_axes(accuracy_ax, "Validation accuracy", "accuracy")
-    _style_epoch_axes(loss_ax, "Training loss", "loss")
+    _style_epoch_axes(accuracy_ax, "验证集正确率 (validation accuracy)", "accuracy")
+    _style_epoch_axes(loss_ax, "训练损失 (training loss)", "loss")
     return fig
 
 
@@ -298,9 +453,9 @@ def plot_confusion_matrix(matrix: np.ndarray) -> Figure:
             ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=color)
     ax.set_xticks(range(size))
     ax.set_yticks(range(size))
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    ax.set_title(f"Confusion matrix: {total} images, accuracy {accuracy:.2%}")
+    ax.set_xlabel("预测的数字 (predicted)")
+    ax.set_ylabel("真实的数字 (true label)")
+    ax.set_title(f"混淆矩阵 (confusion matrix)：{total} 张，正确率 {accuracy:.2%}")
     return fig
 
 
@@ -308,7 +463,8 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     """What the model saw and what it answered: the 28x28 input and a bar chart of the ten probabilities.
 
     ``probabilities`` is one softmax output, shape ``[10]`` or ``[1, 10]``; the predicted digit's bar is highlighted.
-    The title names the answer, or ``uncertain: 4 (0.55) or 9 (0.41)`` by the rule of ``prediction.is_uncertain``.
+    The title names the answer, or ``不确定 (uncertain): 4 (0.55) 或 9 (0.41)`` by the rule of
+    ``prediction.is_uncertain``.
     ``original`` (a PIL image or an array, e.g. the student's photo) is shown first when given.
     """
     image = np.asarray(image28)
@@ -317,8 +473,8 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     probs = _probabilities(np.atleast_2d(probabilities), 1)[0]
     predicted = int(probs.argmax())
 
-    panels = [] if original is None else [("original", original)]
-    panels.append(("model input (28x28)", image))
+    panels = [] if original is None else [("原图 (original)", original)]
+    panels.append(("模型的输入 (model input) 28x28", image))
     fig = _figure(2.6 * len(panels) + 4.5, 3)
     axes = fig.subplots(1, len(panels) + 1, width_ratios=[1] * len(panels) + [2])
     for ax, (title, picture) in zip(axes, panels):
@@ -328,13 +484,13 @@ def show_prediction(image28: np.ndarray, probabilities: np.ndarray, *, original:
     bar_ax.bar(range(NUM_CLASSES), probs, color=colors)
     bar_ax.set_xticks(range(NUM_CLASSES))
     bar_ax.set_ylim(0, 1)
-    bar_ax.set_xlabel("digit")
-    bar_ax.set_ylabel("probability")
+    bar_ax.set_xlabel("数字 (digit)")
+    bar_ax.set_ylabel("概率 (probability)")
     (first, p1), (second, p2) = top_two(probs)
     if is_uncertain(probs):
-        bar_ax.set_title(f"uncertain: {first} ({p1:.2f}) or {second} ({p2:.2f})")
+        bar_ax.set_title(f"不确定 (uncertain): {first} ({p1:.2f}) 或 {second} ({p2:.2f})")
     else:
-        bar_ax.set_title(f"prediction: {first} ({p1:.2f})")
+        bar_ax.set_title(f"预测 (prediction): {first} ({p1:.2f})")
     return fig
 
 
@@ -447,12 +603,13 @@ def _series(history: Any, name: str, length: int) -> list[float]:
 def _style_epoch_axes(ax: Axes, title: str, metric: str) -> None:
     """Shared look of the per-epoch panels: whole-number epochs, accuracy in percent, grid and legend."""
     ax.set_title(title)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("轮 (epoch)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if metric == "accuracy":
-        ax.set_ylabel("accuracy")
+        ax.set_ylabel("正确率 (accuracy)")
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
     else:
-        ax.set_ylabel("cross-entropy loss")
+        ax.set_ylabel("交叉熵损失 (cross-entropy loss)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()

@@ -34,7 +34,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 """The file types ``find_images`` picks up."""
 
 UNCERTAIN_BELOW = 0.8
-"""A prediction is 不确定 / uncertain when the probability of its top digit is below this.
+"""A prediction is 不确定 (uncertain) when the probability of its top digit is below this.
 
 The rule looks at the top probability alone, the model's own confidence: below 0.8 the other nine digits share more
 than 0.2, so another reading is a real possibility and the answer is shown as "this or that", the top two. (A
@@ -59,13 +59,21 @@ def is_uncertain(probabilities: np.ndarray) -> bool:
     return top_two(probabilities)[0][1] < UNCERTAIN_BELOW
 
 
+SECOND_CHOICE_FROM = 0.05
+"""``describe`` names a sure prediction's runner-up only from this probability up: a second choice at 0-4% is noise,
+not an alternative worth reading."""
+
+
 def describe(probabilities: np.ndarray) -> str:
-    """One line for the top two digits, e.g. ``预测 / prediction: 7 (96%) · 其次 / next: 1 (2%)``, or
-    ``不确定 / uncertain: 7 (48%) 或 / or 1 (40%)`` when ``is_uncertain``."""
+    """One line for the answer: ``预测 (prediction): 7 (99%)``, with the runner-up when it has at least
+    ``SECOND_CHOICE_FROM`` (``预测 (prediction): 7 (90%) · 其次 (next): 1 (8%)``), or
+    ``不确定 (uncertain): 7 (48%) 或 1 (40%)`` when ``is_uncertain``."""
     (first, p1), (second, p2) = top_two(probabilities)
     if p1 < UNCERTAIN_BELOW:
-        return f"不确定 / uncertain: {first} ({p1:.0%}) 或 / or {second} ({p2:.0%})"
-    return f"预测 / prediction: {first} ({p1:.0%}) · 其次 / next: {second} ({p2:.0%})"
+        return f"不确定 (uncertain): {first} ({p1:.0%}) 或 {second} ({p2:.0%})"
+    if p2 < SECOND_CHOICE_FROM:
+        return f"预测 (prediction): {first} ({p1:.0%})"
+    return f"预测 (prediction): {first} ({p1:.0%}) · 其次 (next): {second} ({p2:.0%})"
 
 
 @dataclass(frozen=True)

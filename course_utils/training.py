@@ -1,15 +1,20 @@
 """The training loop: mini-batches, forward, loss, backward, step; validation after every epoch; checkpoints.
 
-``train_model`` is the loop the chapters write out by hand once and then call from here. It picks the GPU when Paddle
-has CUDA and a device (else the CPU), seeds everything for reproducibility, shows a progress bar (the notebook widget
-inside Jupyter), keeps a ``History`` of losses and accuracies, saves a checkpoint after each epoch and can resume from
-one. Started by ``python -m paddle.distributed.launch``, it trains data-parallel: each process takes its share of
-every batch (and of the validation images), gradients are averaged, and only rank 0 logs and saves.
+Three layers, each built on the one before (shown in chapter 3, §2): ``train_step`` is one optimizer step on one
+batch, exactly what exercise 3.1 asks for; ``train_epoch`` calls it for every batch of one pass; ``train_model`` runs
+the epochs. Around them ``train_model`` picks the GPU when Paddle has CUDA and a device (else the CPU), seeds
+everything for reproducibility, shows a progress bar (the notebook widget inside Jupyter) or calls a ``callback``
+(e.g. ``plots.LiveHistory``, curves redrawn while it trains), keeps a ``History`` of losses and accuracies, saves a
+checkpoint after each epoch and can resume from one. Started by ``python -m paddle.distributed.launch``, it trains
+data-parallel: each process takes its share of every batch (and of the validation images), gradients are averaged,
+and only rank 0 logs and saves.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -33,6 +38,9 @@ FAST_STEPS = 30
 """Optimizer steps per epoch in fast mode (``COURSE_FAST=1``)."""
 FAST_VAL_IMAGES = 1000
 """Validation images used in fast mode."""
+TRAIN_EVAL_IMAGES = 2000
+"""The first this many training images are where each epoch's training loss and accuracy are measured (in fast mode
+``FAST_VAL_IMAGES``): in evaluation mode, like the validation set, so that the two can be compared."""
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -48,6 +56,12 @@ class TrainConfig:
     ``batch_size`` is the global batch: a data-parallel run splits it across processes. The default 256 with a peak
     rate of 0.02 follows the linear scaling rule from 128 and 0.01 (twice the batch, twice the rate): the same
     accuracy after one epoch in half as many steps, and on two processes half as many gradient exchanges.
+
+    Every setting of the optimizer is a field: ``momentum`` (``optimizer="momentum"``) is the fraction of the last
+    update kept in the next one; ``beta1`` and ``beta2`` (``optimizer="adam"``) are how much of its running averages
+    of the gradient and of the squared gradient Adam keeps per step. The course uses (0.7, 0.9), shorter memories
+    than the usual (0.9, 0.999): within one epoch of 196 steps whose rate rises and falls (one-cycle), averages that
+    forget faster follow the changing gradients (chapter 3, §4; ``docs/instructor/ch03.md`` has the measurements).
     """
 
     epochs: int = 1
@@ -55,6 +69,9 @@ class TrainConfig:
     optimizer: str = "adam"
     learning_rate: float = 0.02
     schedule: str = "onecycle"
+    momentum: float = 0.9
+    beta1: float = 0.7
+    beta2: float = 0.9
     shift: int = 0
     augment: bool = False
     seed: int = 0
@@ -66,6 +83,8 @@ class TrainConfig:
             raise CourseError(f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise CourseError("epochs and batch_size must be at least 1 and learning_rate positive")
+        if not all(0 <= value < 1 for value in (self.momentum, self.beta1, self.beta2)):
+            raise CourseError("momentum, beta1 and beta2 are fractions kept per step: each must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -95,8 +114,15 @@ different mistakes is what passes 99.6% (benchmarks/: ``python -m benchmarks --o
 
 @dataclass
 class History:
-    """Per-epoch metrics (accuracies are fractions), ``seconds`` since training began at each epoch's end, and the
-    loss of every optimizer step (``step_loss``) for comparing optimizers over a short budget."""
+    """Per-epoch metrics (accuracies are fractions), ``seconds`` since training began at each epoch's end, and per
+    optimizer step its batch's loss (``step_loss``) and learning rate (``step_learning_rate``).
+
+    ``train_loss`` and ``train_accuracy`` are measured at each epoch's end on the first ``TRAIN_EVAL_IMAGES``
+    training images, in evaluation mode exactly as ``val_loss`` and ``val_accuracy`` on the validation set: the gap
+    between the two is then the model's, not that of dropout or of weights that changed during the epoch.
+    ``steps_per_epoch`` places each step on the epoch axis (step ``i`` ends at epoch ``(i + 1) / steps_per_epoch``);
+    ``total_epochs`` is where the run will end (``config.epochs``), so that a live figure knows its last epoch.
+    """
 
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -105,6 +131,9 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
+    step_learning_rate: list[float] = field(default_factory=list)
+    steps_per_epoch: int = 0
+    total_epochs: int = 0
 
 
 _announced_device: str | None = None
@@ -133,8 +162,8 @@ def make_optimizer(
 ) -> tuple[paddle.optimizer.Optimizer, paddle.optimizer.lr.LRScheduler | None]:
     """The optimizer named in ``config`` and its learning-rate schedule over ``total_steps`` steps (None: constant).
 
-    Call ``scheduler.step()`` after every ``optimizer.step()``. Adam uses betas (0.7, 0.9): shorter memories than
-    the usual (0.9, 0.999) suit a one-epoch budget.
+    Call ``scheduler.step()`` after every ``optimizer.step()``. Momentum and Adam take their settings from ``config``
+    (``momentum``; ``beta1``, ``beta2``); everything else is Paddle's default.
     """
     scheduler: paddle.optimizer.lr.LRScheduler | None = None
     if config.schedule == "onecycle":
@@ -145,9 +174,11 @@ def make_optimizer(
     if config.optimizer == "sgd":
         optimizer = paddle.optimizer.SGD(learning_rate=rate, parameters=parameters)
     elif config.optimizer == "momentum":
-        optimizer = paddle.optimizer.Momentum(learning_rate=rate, momentum=0.9, parameters=parameters)
+        optimizer = paddle.optimizer.Momentum(learning_rate=rate, momentum=config.momentum, parameters=parameters)
     else:
-        optimizer = paddle.optimizer.Adam(learning_rate=rate, beta1=0.7, beta2=0.9, parameters=parameters)
+        optimizer = paddle.optimizer.Adam(
+            learning_rate=rate, beta1=config.beta1, beta2=config.beta2, parameters=parameters
+        )
     return optimizer, scheduler
 
 
@@ -160,7 +191,12 @@ def validate(model: nn.Layer, val: Split, rank: int = 0, world_size: int = 1) ->
     if world_size > 1:
         for tensor in model.state_dict().values():
             paddle.distributed.broadcast(tensor, src=0)
-    images, labels = val.images[rank::world_size], val.labels[rank::world_size]
+    return _loss_and_accuracy(model, val, rank, world_size)
+
+
+def _loss_and_accuracy(model: nn.Layer, split: Split, rank: int, world_size: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in evaluation mode) on ``split``, each process on its share."""
+    images, labels = split.images[rank::world_size], split.labels[rank::world_size]
     logits = predict_logits(model, images)
     totals = np.array([cross_entropy(logits, labels) * len(labels), np.sum(logits.argmax(axis=1) == labels),
                        len(labels)], dtype=np.float64)
@@ -172,6 +208,40 @@ def validate(model: nn.Layer, val: Split, rank: int = 0, world_size: int = 1) ->
     return float(loss_sum / count), float(correct / count)
 
 
+def train_step(
+    model: nn.Layer, optimizer: paddle.optimizer.Optimizer, images: paddle.Tensor, labels: paddle.Tensor
+) -> float:
+    """One optimizer step on one batch; the batch's mean cross-entropy before the step (exercise 3.1)."""
+    logits = model(images)                    # 1. forward: [B, 1, 28, 28] -> logits [B, 10]
+    loss = F.cross_entropy(logits, labels)    # 2. loss: softmax and cross-entropy in one, averaged over the batch
+    loss.backward()                           # 3. backward: the gradient of the loss for every parameter
+    optimizer.step()                          # 4. update every parameter along its gradient
+    optimizer.clear_grad()                    # 5. clear the gradients, which Paddle would otherwise add up
+    return float(loss)
+
+
+def train_epoch(
+    model: nn.Layer,
+    batches: Iterable[tuple[paddle.Tensor, paddle.Tensor]],
+    optimizer: paddle.optimizer.Optimizer,
+    scheduler: paddle.optimizer.lr.LRScheduler | None = None,
+    on_step: Callable[[float], None] | None = None,
+) -> list[float]:
+    """One pass over ``batches`` in training mode: a ``train_step`` per batch; the loss of every step.
+
+    ``on_step(loss)`` runs after each step, before the ``scheduler`` moves the learning rate on to the next step.
+    """
+    model.train()
+    losses = []
+    for images, labels in batches:
+        losses.append(train_step(model, optimizer, images, labels))
+        if on_step is not None:
+            on_step(losses[-1])
+        if scheduler is not None:
+            scheduler.step()
+    return losses
+
+
 def train_model(
     model: nn.Layer,
     data: MnistData,
@@ -181,12 +251,16 @@ def train_model(
     resume: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    callback: Callable[[History], None] | None = None,
 ) -> History:
     """Train ``model`` on ``data.train``, validate on ``data.val`` after every epoch, and return the history.
 
-    ``checkpoint``: file to save after every epoch (weights, optimizer, history). ``resume``: a checkpoint to continue
-    from; its weights, optimizer state and history are restored and training goes on to ``config.epochs``.
-    In fast mode each epoch stops after ``FAST_STEPS`` steps and validates on ``FAST_VAL_IMAGES`` images.
+    Each epoch is one ``train_epoch`` over a freshly shuffled order. ``checkpoint``: file to save after every epoch
+    (weights, optimizer, history). ``resume``: a checkpoint to continue from; its weights, optimizer state and
+    history are restored and training goes on to ``config.epochs``. ``callback(history)`` runs after every step and
+    after every epoch's validation (in a data-parallel run, in rank 0 only), e.g. ``plots.LiveHistory()`` to watch
+    the curves grow. In fast mode each epoch stops after ``FAST_STEPS`` steps and the losses and accuracies are
+    measured on ``FAST_VAL_IMAGES`` images.
     """
     config = config or TrainConfig()
     select_device()
@@ -208,9 +282,10 @@ def train_model(
         world_size=world_size,
     )
     steps_per_epoch = min(len(loader), FAST_STEPS) if fast_mode() else len(loader)
-    val = data.val
-    if fast_mode():
-        val = type(val)(val.images[:FAST_VAL_IMAGES], val.labels[:FAST_VAL_IMAGES])
+    measured = FAST_VAL_IMAGES if fast_mode() else None
+    val = Split(data.val.images[:measured], data.val.labels[:measured])
+    sample = measured or TRAIN_EVAL_IMAGES
+    train_sample = Split(data.train.images[:sample], data.train.labels[:sample])
     optimizer, scheduler = make_optimizer(config, model.parameters(), config.epochs * steps_per_epoch)
 
     history = History()
@@ -223,47 +298,42 @@ def train_model(
     start_epoch = len(history.epoch) + 1
     seconds_before = history.seconds[-1] if history.seconds else 0.0
 
+    history.steps_per_epoch, history.total_epochs = steps_per_epoch, config.epochs
     network = paddle.DataParallel(model) if world_size > 1 else model
     is_main = rank == 0
     started = time.perf_counter()
     for epoch in range(start_epoch, config.epochs + 1):
         loader.set_epoch(epoch)
-        network.train()
-        losses, correct, seen = [], 0, 0
         bar = tqdm(
             total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and is_main), leave=False
         )
-        for step, (images, labels) in enumerate(loader):
-            if step == steps_per_epoch:
-                break
-            logits = network(images)
-            loss = F.cross_entropy(logits, labels)
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(float(loss))
-            correct += int((logits.argmax(axis=1) == labels).astype("int64").sum())
-            seen += len(labels)
+
+        def record(loss: float) -> None:
+            history.step_loss.append(loss)
+            history.step_learning_rate.append(float(optimizer.get_lr()))
             bar.update()
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.set_postfix(loss=f"{loss:.4f}")
+            if callback is not None and is_main:
+                callback(history)
+
+        train_epoch(network, itertools.islice(loader, steps_per_epoch), optimizer, scheduler, on_step=record)
         bar.close()
         val_loss, val_accuracy = validate(model, val, rank, world_size)
+        train_loss, train_accuracy = _loss_and_accuracy(model, train_sample, rank, world_size)
         if not is_main:
             continue
         history.epoch.append(epoch)
-        history.train_loss.append(float(np.mean(losses)))
-        history.train_accuracy.append(correct / seen)
+        history.train_loss.append(train_loss)
+        history.train_accuracy.append(train_accuracy)
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_accuracy)
         history.seconds.append(seconds_before + time.perf_counter() - started)
-        history.step_loss.extend(losses)
         log(
-            f"epoch {epoch}/{config.epochs}: train loss {history.train_loss[-1]:.4f}, "
-            f"acc {history.train_accuracy[-1]:.2%} | val loss {history.val_loss[-1]:.4f}, "
-            f"acc {history.val_accuracy[-1]:.2%} | {history.seconds[-1]:.0f} s"
+            f"第 {epoch}/{config.epochs} 轮 (epoch): 训练集 (train) 损失 {train_loss:.4f}, "
+            f"正确率 {train_accuracy:.2%} | 验证集 (val) 损失 {val_loss:.4f}, 正确率 {val_accuracy:.2%} | {history.seconds[-1]:.0f} 秒"
         )
+        if callback is not None:
+            callback(history)
         if checkpoint is not None:
             save_checkpoint(
                 checkpoint,

@@ -106,10 +106,12 @@ def test_an_empty_canvas_is_reported_in_the_widget(trained):
 def test_describe_names_the_top_two_and_says_when_it_is_unsure():
     confident = np.full(10, 0.01)
     confident[[7, 1]] = [0.9, 0.02]
-    assert describe(confident) == "预测 / prediction: 7 (90%) · 其次 / next: 1 (2%)"
+    assert describe(confident) == "预测 (prediction): 7 (90%)"  # a runner-up at 2% is not named
+    confident[[7, 1]] = [0.84, 0.08]
+    assert describe(confident) == "预测 (prediction): 7 (84%) · 其次 (next): 1 (8%)"
     unsure = np.full(10, 0.02)
     unsure[[3, 5]] = [0.46, 0.38]
-    assert describe(unsure) == "不确定 / uncertain: 3 (46%) 或 / or 5 (38%)"
+    assert describe(unsure) == "不确定 (uncertain): 3 (46%) 或 5 (38%)"
     with pytest.raises(ValueError, match=r"\[10\]"):
         describe(np.ones((1, 10)) / 10)
 
@@ -128,3 +130,37 @@ def test_a_front_end_without_widgets_shows_one_line(tmp_path):
     assert output.data["text/plain"] == canvas.NO_WIDGETS
     assert "application/vnd.jupyter.widget-view+json" in output.data
     assert "\n" not in canvas.NO_WIDGETS
+
+
+def test_collect_mode_saves_labelled_drawings_in_the_sheet_readers_layout(trained, tmp_path):
+    from course_utils.handwriting import load_handwriting
+
+    model, _ = trained
+    path = tmp_path / "class.npz"
+    widget = DrawingCanvas(model, collect=path, writer="li_ming")
+    assert widget.collect and not DrawingCanvas(model).collect
+    widget.save += 1  # nothing drawn yet
+    assert widget.saved.startswith("未保存 / not saved: draw a digit first") and not path.exists()
+    for label, strokes in [(7, SEVEN), (7, SEVEN), (1, ONE)]:
+        widget.label = label
+        widget.drawing = drawing(strokes)
+        image = widget.prediction.image
+        widget.save += 1  # the Save button
+        assert widget.saved.startswith(f"已保存 / saved: {label}") and widget.drawing == ""
+    data = load_handwriting(path)
+    assert data.labels.tolist() == [7, 7, 1] and data.rows.tolist() == [7, 7, 1] and data.cols.tolist() == [0, 1, 0]
+    assert set(data.writers.tolist()) == {"li_ming"} and set(data.sources.tolist()) == {"canvas"}
+    np.testing.assert_array_equal(data.images[2], image)
+    other = DrawingCanvas(model, collect=path, writer="wang_fang")
+    other.label = 7
+    other.drawing = drawing(SEVEN)
+    other.save_drawing()
+    assert load_handwriting(path).cols.tolist() == [0, 1, 0, 0]  # numbered per writer and label
+
+
+def test_collect_mode_needs_a_writer(trained, tmp_path):
+    model, _ = trained
+    with pytest.raises(CourseError, match="writer"):
+        DrawingCanvas(model, collect=tmp_path / "class.npz")
+    with pytest.raises(CourseError, match="not collecting"):
+        DrawingCanvas(model).save_drawing()

@@ -527,3 +527,62 @@ def test_original_preprocess_check_on_the_stub():
 
     with pytest.raises(AssertionError, match="还没有写"):
         checks.check_original_preprocess(stub)
+
+
+def good_split(writers, held_out, seed):
+    names = np.unique(writers)
+    test = np.isin(writers, np.random.default_rng(seed).choice(names, held_out, replace=False))
+    return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def test_split_by_writer_check_accepts_a_right_answer(capsys):
+    checks.check_split_by_writer(good_split)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def _split_by_digit(writers, held_out, seed):
+    order = np.random.default_rng(seed).permutation(len(writers))
+    return order[len(order) // 4 :], order[: len(order) // 4]
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (_split_by_digit, "两边都有"),
+        (lambda w, h, s: good_split(w, h + 1, s), "held_out"),
+        (lambda w, h, s: good_split(w, h, 0), "都一样"),
+        (lambda w, h, s: good_split(w, h, None), "同一个 seed"),
+        (lambda w, h, s: (good_split(w, h, s)[0][1:], good_split(w, h, s)[1]), "恰好分到一边"),
+        (lambda w, h, s: (~np.isin(np.arange(len(w)), good_split(w, h, s)[1]), np.isin(np.arange(len(w)),
+                                                                                           good_split(w, h, s)[1])),
+         "整数索引"),
+        (lambda w, h, s: good_split(w, h, s)[1], "两个索引数组"),
+    ],
+)
+def test_split_by_writer_check_explains_what_is_wrong(broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_split_by_writer(broken)
+
+
+def good_per_writer(writers, labels, predictions):
+    return {name: float(np.mean(predictions[writers == name] == labels[writers == name])) for name in set(writers)}
+
+
+def test_per_writer_accuracy_check_accepts_a_right_answer(capsys):
+    checks.check_per_writer_accuracy(good_per_writer)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    "broken, hint",
+    [
+        (lambda w, l, p: {k: 100 * v for k, v in good_per_writer(w, l, p).items()}, "百分数"),
+        (lambda w, l, p: {k: float(np.mean(p == l)) for k in set(w)}, "只数这个书写者"),
+        (lambda w, l, p: dict(list(good_per_writer(w, l, p).items())[:-1]), "全部"),
+        (lambda w, l, p: list(good_per_writer(w, l, p).values()), "字典"),
+        (lambda w, l, p: None, "没有返回值"),
+    ],
+)
+def test_per_writer_accuracy_check_explains_what_is_wrong(broken, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_per_writer_accuracy(broken)

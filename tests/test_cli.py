@@ -59,13 +59,13 @@ def test_predict_names_the_top_two_and_says_uncertain(trained, tmp_path, capsys)
     save_checkpoint(untrained, build_model("small_cnn"), model="small_cnn")
     example = str(PROJECT_ROOT / "work" / "example_0.jpg")
     assert main(["predict", example, "--checkpoint", str(checkpoint), "--backend", "dynamic"]) == 0
-    assert capsys.readouterr().out.startswith(f"{example}: 预测 / prediction: 3 (")
+    assert capsys.readouterr().out.startswith(f"{example}: 预测 (prediction): 3 (")
     assert main(["predict", example, "--checkpoint", str(untrained), "--backend", "dynamic", "--json"]) == 0
     alone = json.loads(capsys.readouterr().out)
     assert alone["uncertain"] is True and max(alone["probabilities"]) < 0.8
     assert main(["predict", example, "--checkpoint", str(checkpoint), str(untrained), "--backend", "dynamic"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"{example}: 不确定 / uncertain: 3 (") and " 或 / or " in out
+    assert out.startswith(f"{example}: 不确定 (uncertain): 3 (") and " 或 " in out
 
 
 def test_predict_with_a_corrupt_onnx_file_notes_the_fallback_and_answers(trained, tmp_path, capsys):
@@ -97,7 +97,7 @@ def test_the_command_lines_option_values_are_the_modules_own():
     assert cli.RECIPE_NAMES == tuple(training.RECIPES)
     # `train` with no options is TrainConfig():
     defaults, config = vars(cli.build_parser().parse_args(["train"])), training.TrainConfig()
-    same = ("epochs", "batch_size", "optimizer", "schedule", "shift", "augment", "seed")
+    same = ("epochs", "batch_size", "optimizer", "schedule", "momentum", "beta1", "beta2", "shift", "augment", "seed")
     assert [defaults[name] for name in same] == [getattr(config, name) for name in same]
     assert defaults["lr"] == config.learning_rate
 
@@ -125,7 +125,7 @@ def test_missing_checkpoint_is_one_line_without_traceback(command, tmp_path, cap
 
 
 def test_every_command_has_help(capsys):
-    for command in ["download", "train", "evaluate", "predict", "export", "notebooks"]:
+    for command in ["download", "train", "evaluate", "predict", "export", "sheet", "notebooks", "grade", "site"]:
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

@@ -53,7 +53,7 @@ def test_two_processes_train_as_one_model(tmp_path):
     # Only rank 0 saves (once per epoch), validates, evaluates and prints.
     assert ranks[0]["saves"] == [str(checkpoint)] and ranks[1]["saves"] == []
     assert checkpoint.is_file()
-    assert "epoch 1/1" in logs[0] and "test accuracy" in logs[0]
+    assert "第 1/1 轮" in logs[0] and "test accuracy" in logs[0]
     assert "epoch" not in logs[1] and "accuracy" not in logs[1]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["test_accuracy"] > 0.8

@@ -19,6 +19,7 @@ CHAPTER_EXERCISES = {
     4: ["centre_by_mass", "original_preprocess"],
     5: ["accuracy", "confusion_matrix"],
     6: ["random_shift"],
+    7: ["per_writer_accuracy", "split_by_writer"],
 }
 
 
@@ -59,6 +60,8 @@ LIBRARY_ANSWERS = {
     "confusion_matrix": lambda: (lambda labels, predictions:
                                  __import__("course_utils.evaluation").evaluation.confusion_matrix(labels, predictions),),
     "random_shift": lambda: (lambda images, m, rng: __import__("course_utils.batching").batching.random_shift(images, m, rng),),
+    "train_step": lambda: (lambda model, optimizer, images, labels:
+                           __import__("course_utils.training").training.train_step(model, optimizer, images, labels),),
 }
 
 

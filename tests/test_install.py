@@ -21,6 +21,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+import course_utils
 from course_utils.errors import CourseError
 from course_utils.paddle_check import PaddleNotReady, paddle_problem
 from course_utils.settings import PROJECT_ROOT
@@ -122,7 +123,7 @@ def selected(
         assert all(";" not in r for r in requirements)
         requires += [f'{r}; extra == "{extra}"' for r in requirements]
     extras_declared = list(project["optional-dependencies"])
-    wheel = metadata_wheel(tmp_path, project["name"], project["version"], requires, extras_declared)
+    wheel = metadata_wheel(tmp_path, project["name"], course_utils.__version__, requires, extras_declared)
     report = tmp_path / "report.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the throwaway environment sees nothing else
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -154,7 +155,7 @@ def test_the_cpu_and_dev_extras_bring_paddle_3_to_a_fresh_machine(gpu_machine, i
     install = selected(gpu_machine, index, project, extras, tmp_path)
     assert install["paddlepaddle"] == "3.3.1"  # the newest 3.x, neither 2.6.2 nor 4.0.0
     if extras == "[dev]":
-        assert {"pytest", "nbval", "vermin", "onnxruntime"} <= set(install)
+        assert {"pytest", "nbval", "vermin", "onnxruntime", "jupyter-book"} <= set(install)
 
 
 # --- a missing or too old Paddle ------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_show_misclassified_shows_only_mistakes_most_confident_first():
     labels = np.array([0, 1, 2, 3, 4])
     probabilities = one_hot_probabilities([0, 7, 2, 5, 9], [0.99, 0.61, 0.95, 0.87, 0.5])
     fig = plots.show_misclassified(digits(5), labels, probabilities)
-    assert titles(fig) == ["true 3 / pred 5 (0.87)", "true 1 / pred 7 (0.61)", "true 4 / pred 9 (0.50)"]
+    assert titles(fig) == ["标签 3 · 预测 5 (0.87)", "标签 1 · 预测 7 (0.61)", "标签 4 · 预测 9 (0.50)"]
     images = digits(5)
     np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), images[3])
 
@@ -101,7 +101,7 @@ def test_show_misclassified_says_so_when_there_is_no_mistake():
     labels = np.array([4, 2])
     fig = plots.show_misclassified(digits(2), labels, one_hot_probabilities([4, 2], [0.9, 0.8]))
     assert len(fig.axes) == 1
-    assert "No misclassified images" in fig.axes[0].texts[0].get_text()
+    assert "全部正确 (no mistakes)" in fig.axes[0].texts[0].get_text()
 
 
 @pytest.mark.parametrize(
@@ -127,9 +127,76 @@ def test_plot_history_draws_train_and_validation_per_epoch():
         np.testing.assert_array_equal(train_line.get_xdata(), [1, 2, 3])
         np.testing.assert_allclose(train_line.get_ydata(), train)
         np.testing.assert_allclose(val_line.get_ydata(), val)
-        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["training", "validation"]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["训练集 (training)", "验证集 (validation)"]
     formatter = accuracy_ax.yaxis.get_major_formatter()
     assert isinstance(formatter, PercentFormatter) and formatter.xmax == 1  # accuracies are fractions
+
+
+def test_plot_history_adds_every_batchs_loss_at_fractions_of_an_epoch():
+    run = SimpleNamespace(**vars(history(2)), step_loss=[2.3, 1.0, 0.5, 0.4], steps_per_epoch=2)
+    loss_ax, _ = plots.plot_history(run).axes
+    batch_line = loss_ax.get_lines()[0]
+    np.testing.assert_allclose(batch_line.get_xdata(), [0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_allclose(batch_line.get_ydata(), run.step_loss)
+    assert loss_ax.get_yscale() == "log"
+
+
+def test_live_history_redraws_while_training_and_always_at_an_epochs_end():
+    live = plots.LiveHistory(interval=3600)  # no redraw after the first one until the last epoch is in
+    run = SimpleNamespace(epoch=[], train_loss=[], train_accuracy=[], val_loss=[], val_accuracy=[], step_loss=[],
+                          steps_per_epoch=3, total_epochs=1)
+    for loss in (2.3, 1.2, 0.8):
+        run.step_loss.append(loss)
+        live(run)
+    loss_ax, accuracy_ax = live.figure.axes
+    assert len(loss_ax.get_lines()[0].get_xdata()) == 1  # drawn at the first step, then throttled
+    run.epoch.append(1)
+    run.train_loss.append(0.7)
+    run.train_accuracy.append(0.8)
+    run.val_loss.append(0.75)
+    run.val_accuracy.append(0.78)
+    live(run)
+    batches, train, val = loss_ax.get_lines()
+    np.testing.assert_allclose(batches.get_ydata(), [2.3, 1.2, 0.8])
+    np.testing.assert_allclose(val.get_ydata(), [0.75])
+    np.testing.assert_allclose(accuracy_ax.get_lines()[1].get_ydata(), [0.78])
+    assert len(live.figure.axes) == 2 and plt.get_fignums() == []  # one figure, redrawn in place
+    assert loss_ax.get_xlim()[1] >= 1 and accuracy_ax.get_xlim()[0] <= 0  # the whole run's epochs from the start
+
+
+def test_learning_rate_sweep_marks_the_diverged_runs():
+    sweep = {0.01: 1.0, 0.1: 0.3, 1.0: float("nan")}
+    curves = {0.01: [2.3, 1.5, 1.0], 0.1: [2.3, 0.8, 0.3], 1.0: [2.3, 40.0, float("nan")]}
+    end_ax, step_ax = plots.plot_learning_rate_sweep(sweep, curves).axes
+    final, crosses = end_ax.get_lines()
+    np.testing.assert_allclose(final.get_xdata(), [0.01, 0.1])
+    np.testing.assert_allclose(crosses.get_xdata(), [1.0])
+    assert crosses.get_ydata()[0] > max(final.get_ydata())  # at the top, above every finite loss
+    diverged_curve = step_ax.get_lines()[-2]
+    np.testing.assert_allclose(diverged_curve.get_ydata(), [2.3])  # stops where the loss left the panel
+    with pytest.raises(ValueError):
+        plots.plot_learning_rate_sweep(sweep, {0.01: [1.0]})
+
+
+def test_kernels_share_one_scale_centred_on_zero():
+    weights = np.random.default_rng(0).standard_normal((12, 1, 5, 5))
+    fig = plots.show_kernels(weights)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 12
+    limit = np.abs(weights).max()
+    assert all(image.get_clim() == pytest.approx((-limit, limit)) for image in images)
+    np.testing.assert_allclose(images[3].get_array(), weights[3, 0])
+    with pytest.raises(ValueError):
+        plots.show_kernels(np.zeros((12, 3, 5, 5)))  # three input channels: not a first layer on greyscale
+
+
+def test_feature_maps_show_the_digit_then_one_panel_per_channel():
+    maps = np.random.default_rng(0).random((12, 24, 24))
+    fig = plots.show_feature_maps(digits(1)[0], maps)
+    assert titles(fig)[0] == "输入 (input)" and titles(fig)[1:] == [f"通道 (channel) {i}" for i in range(12)]
+    np.testing.assert_allclose(fig.axes[5].get_images()[0].get_array(), maps[4])
+    with pytest.raises(ValueError):
+        plots.show_feature_maps(digits(1)[0], maps[0])
 
 
 def test_plot_history_shows_a_single_epoch():
@@ -177,7 +244,7 @@ def test_confusion_matrix_cells_show_the_counts():
     (ax,) = fig.axes
     cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in ax.texts}
     assert cells == {(row, col): str(matrix[row, col]) for row in range(10) for col in range(10)}
-    assert ax.get_xlabel() == "predicted label" and ax.get_ylabel() == "true label"
+    assert ax.get_xlabel() == "预测的数字 (predicted)" and ax.get_ylabel() == "真实的数字 (true label)"
     assert f"{np.trace(matrix) / matrix.sum():.2%}" in ax.get_title()
 
 
@@ -197,14 +264,14 @@ def test_show_prediction_bars_are_the_probabilities_with_the_answer_highlighted(
     bars = bar_ax.patches
     np.testing.assert_allclose([bar.get_height() for bar in bars], probabilities)
     assert [same_color(bar.get_facecolor(), plots.HIGHLIGHT_COLOR) for bar in bars] == [i == 7 for i in range(10)]
-    assert bar_ax.get_title() == "prediction: 7 (0.80)"
+    assert bar_ax.get_title() == "预测 (prediction): 7 (0.80)"
     np.testing.assert_array_equal(image_ax.images[0].get_array(), digits(1)[0])
 
 
 def test_show_prediction_puts_the_original_photo_first():
     photo = Image.new("RGB", (120, 90), (200, 180, 160))
     fig = plots.show_prediction(digits(1)[0], one_hot_probabilities([2], [0.9]), original=photo)
-    assert titles(fig)[:2] == ["original", "model input (28x28)"]
+    assert titles(fig)[:2] == ["原图 (original)", "模型的输入 (model input) 28x28"]
     assert fig.axes[0].images[0].get_array().shape == (90, 120, 3)
 
 
@@ -323,6 +390,9 @@ def test_every_figure_renders_silently_and_stays_out_of_pyplot():
         plots.show_prediction(images[0], probabilities[0], original=np.zeros((90, 120, 3), np.uint8)),
         plots.show_pipeline([("photo", np.zeros((90, 120), np.uint8)), ("28x28", images[0])]),
         plots.plot_architecture(build_model("small_cnn")),
+        plots.plot_learning_rate_sweep({0.1: 0.5, 1.0: float("nan")}, {0.1: [2.3, 0.5], 1.0: [2.3, float("inf")]}),
+        plots.show_kernels(np.ones((12, 1, 5, 5))),
+        plots.show_feature_maps(images[0], np.ones((12, 24, 24))),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -336,4 +406,4 @@ def test_show_prediction_says_uncertain_by_the_prediction_rule():
     probabilities[[4, 9]] = [0.55, 0.37]
     assert is_uncertain(probabilities)
     bar_ax = plots.show_prediction(digits(1)[0], probabilities).axes[-1]
-    assert bar_ax.get_title() == "uncertain: 4 (0.55) or 9 (0.37)"
+    assert bar_ax.get_title() == "不确定 (uncertain): 4 (0.55) 或 9 (0.37)"

@@ -11,6 +11,7 @@ from course_utils.errors import CourseError
 from course_utils.export import current_onnx
 from course_utils.imaging import image_file_to_mnist
 from course_utils.prediction import (
+    SECOND_CHOICE_FROM,
     UNCERTAIN_BELOW,
     CheckpointPredictor,
     Prediction,
@@ -159,7 +160,7 @@ def test_top_two_and_uncertain_follow_the_one_threshold():
     unsure = Prediction("x.png", 4, probabilities, np.zeros((28, 28), np.uint8))
     assert unsure.top_two == top_two(probabilities) == ((4, pytest.approx(0.55)), (9, pytest.approx(0.37)))
     assert unsure.uncertain and is_uncertain(probabilities)
-    assert describe(probabilities) == "不确定 / uncertain: 4 (55%) 或 / or 9 (37%)"
+    assert describe(probabilities) == "不确定 (uncertain): 4 (55%) 或 9 (37%)"
     report = unsure.to_json()
     assert list(report)[:3] == ["file", "digit", "probabilities"]  # the fields before top-two stay as they were
     assert report["top_two"] == [{"digit": 4, "probability": 0.55}, {"digit": 9, "probability": 0.37}]
@@ -174,3 +175,11 @@ def test_top_two_and_uncertain_follow_the_one_threshold():
     assert top_two(tie) == ((0, pytest.approx(0.1)), (1, pytest.approx(0.1)))
     with pytest.raises(ValueError, match=r"\[10\]"):
         top_two(np.full((1, 10), 0.1))
+
+
+def test_describe_names_a_runner_up_only_from_second_choice_from():
+    probabilities = np.zeros(10)
+    probabilities[[3, 5]] = [1 - SECOND_CHOICE_FROM, SECOND_CHOICE_FROM]
+    assert describe(probabilities) == "预测 (prediction): 3 (95%) · 其次 (next): 5 (5%)"
+    probabilities[[3, 5]] = [1 - SECOND_CHOICE_FROM + 0.01, SECOND_CHOICE_FROM - 0.01]
+    assert describe(probabilities) == "预测 (prediction): 3 (96%)"

@@ -6,7 +6,11 @@ from course_utils.checkpoint import load_checkpoint
 from course_utils.errors import CourseError
 from course_utils.mnist import MnistData, Split
 from course_utils.models import build_model
-from course_utils.training import FAST_STEPS, TrainConfig, make_optimizer, select_device, set_seed, train_model
+from course_utils import training
+from course_utils.evaluation import cross_entropy, evaluate
+from course_utils.training import (
+    FAST_STEPS, FAST_VAL_IMAGES, TrainConfig, make_optimizer, select_device, set_seed, train_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def test_fast_mode_training_learns_and_records_history(data, tmp_path):
     assert np.mean(history.step_loss[-10:]) < 0.5 * np.mean(history.step_loss[:5])
     assert history.val_accuracy[-1] > 0.8
     assert history.seconds[0] < history.seconds[1]
-    assert len(lines) == 2 and lines[1].startswith("epoch 2/2: train loss")
+    assert len(lines) == 2 and lines[1].startswith("第 2/2 轮 (epoch): 训练集 (train) 损失")
     meta = load_checkpoint(tmp_path / "c.pdckpt").meta
     assert meta["model"] == "course_cnn" and meta["epoch"] == 2 and meta["val_accuracy"] == history.val_accuracy[-1]
 
@@ -39,7 +43,7 @@ def test_resume_continues_where_the_checkpoint_stopped(data, tmp_path):
     full = train_model(build_model("lenet5"), data, config, progress=False)
 
     def interrupt_after_first_epoch(line: str) -> None:
-        if line.startswith("epoch 2/2"):
+        if line.startswith("第 2/2 轮"):
             raise KeyboardInterrupt  # before epoch 2 is saved: the checkpoint holds epoch 1
 
     set_seed(3)
@@ -85,6 +89,50 @@ def test_bad_config_is_refused():
         TrainConfig(optimizer="rmsprop")
     with pytest.raises(CourseError, match="unknown schedule"):
         TrainConfig(schedule="step")
+    with pytest.raises(CourseError, match="momentum, beta1 and beta2"):
+        TrainConfig(beta2=1.0)
+
+
+def test_the_optimizers_settings_are_the_configs_fields():
+    parameters = build_model("softmax").parameters()
+    adam, _ = make_optimizer(TrainConfig(beta1=0.5, beta2=0.8), parameters, total_steps=10)
+    assert (adam._beta1, adam._beta2) == (0.5, 0.8)
+    default, _ = make_optimizer(TrainConfig(), parameters, total_steps=10)
+    assert (default._beta1, default._beta2) == (0.7, 0.9)
+    momentum, _ = make_optimizer(TrainConfig(optimizer="momentum", momentum=0.5), parameters, total_steps=10)
+    assert momentum._momentum == 0.5
+
+
+def test_train_model_is_train_step_for_every_batch(data, monkeypatch):
+    """The loop students write in chapter 3 is the one that runs: train_model -> train_epoch -> train_step."""
+    steps = []
+
+    def counted(model, optimizer, images, labels):
+        steps.append(len(labels))
+        return real(model, optimizer, images, labels)
+
+    real = training.train_step
+    monkeypatch.setattr(training, "train_step", counted)
+    seen = []
+    history = train_model(build_model("softmax"), data, TrainConfig(batch_size=64), progress=False,
+                          callback=lambda h: seen.append((len(h.step_loss), len(h.epoch))))
+    assert steps == [64] * FAST_STEPS and len(history.step_loss) == FAST_STEPS
+    # The callback sees every step as it happens, then the epoch once its metrics are in.
+    assert seen == [(i, 0) for i in range(1, FAST_STEPS + 1)] + [(FAST_STEPS, 1)]
+    assert history.steps_per_epoch == FAST_STEPS and history.total_epochs == 1
+
+
+def test_history_records_each_steps_rate_and_measures_training_images_like_validation(data):
+    set_seed(0)
+    model = build_model("mlp")
+    history = train_model(model, data, TrainConfig(), progress=False, log=lambda line: None)
+    rates = history.step_learning_rate
+    assert len(rates) == len(history.step_loss) == FAST_STEPS
+    assert rates[0] < max(rates) == pytest.approx(0.02, rel=0.05) and rates[-1] < rates[0]  # one-cycle
+    sample = Split(data.train.images[:FAST_VAL_IMAGES], data.train.labels[:FAST_VAL_IMAGES])
+    measured = evaluate(model, sample)
+    assert history.train_accuracy == [pytest.approx(measured.accuracy)]
+    assert history.train_loss == [pytest.approx(cross_entropy(measured.logits, sample.labels), rel=1e-5)]
 
 
 def test_device_is_the_cpu_here_and_announced_once(capsys):

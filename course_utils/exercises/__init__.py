@@ -224,7 +224,7 @@ def prefixed(prefix: str, evidence: Evidence) -> Evidence:
 
 
 # The chapters register their exercises on import.
-from . import ch1, ch2, ch3, ch4, ch5, ch6  # noqa: E402  (they need the names above)
+from . import ch1, ch2, ch3, ch4, ch5, ch6, ch7  # noqa: E402  (they need the names above)
 
 __all__ = ["EXERCISES", "PUBLIC_SEED", "Exercise", "ExerciseFailed", "Failed", "Verdict", "check", "collect",
            "from_bytes", "judge", "to_bytes"]

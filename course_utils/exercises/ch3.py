@@ -106,6 +106,7 @@ def _step_judge(evidence: Mapping[str, object], cases: dict) -> str:
 register(Exercise(
     name="train_step", chapter=3, title="练习 3.1：一个训练步", answer="train_step",
     cases=_step_cases, collect=_step_collect, judge=_step_judge,
+    forbidden=("course_utils.training:train_step",),
 ))
 
 

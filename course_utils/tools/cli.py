@@ -1,4 +1,5 @@
-"""The command line: ``python -m course_utils download | train | evaluate | predict | export | notebooks``.
+"""The command line: ``python -m course_utils download | train | evaluate | predict | export | sheet | notebooks |
+grade | check-submission | release | site``.
 
 Every subcommand has ``--help``. Problems a user can fix (a missing file, a corrupt download, a wrong checkpoint)
 print one line starting with ``error:`` on stderr and exit non-zero, never a traceback.
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import quiet_paddle_import, settings
+from .. import __version__, quiet_paddle_import, settings
 from ..errors import CourseError
 
 if TYPE_CHECKING:
@@ -105,14 +106,15 @@ def _launch(argv: list[str], procs: int) -> int:
     import time
 
     logs = settings.work_dir() / "logs" / time.strftime("train-%Y%m%d-%H%M%S")
-    main_file = Path(__file__).with_name("__main__.py")
+    main_file = Path(__file__).parent.parent / "__main__.py"  # course_utils/__main__.py: python -m course_utils
     command = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", str(procs),
                "--log_dir", str(logs), "--log_level", "WARNING", str(main_file), *argv, "--procs", "1"]
     print(f"{procs} 个进程 processes (paddle.distributed.launch); logs: {logs}", flush=True)
     return subprocess.call(command, env=quiet_paddle_import(dict(os.environ)))
 
 
-RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "shift", "augment")
+RECIPE_SETS = ("model", "epochs", "batch_size", "optimizer", "lr", "schedule", "momentum", "beta1", "beta2", "shift",
+               "augment")
 """The ``train`` options a ``--recipe`` fixes (the others, e.g. ``--seed`` and ``--procs``, still apply)."""
 
 
@@ -140,7 +142,8 @@ def _train_recipe(args: argparse.Namespace) -> int:
         print(f"[{args.recipe} {i + 1}/{recipe.members}] {recipe.model}, seed {args.seed + i}", flush=True)
         member = ["train", "--model", recipe.model, "--epochs", str(config.epochs), "--batch-size",
                   str(config.batch_size), "--optimizer", config.optimizer, "--lr", str(config.learning_rate),
-                  "--schedule", config.schedule, "--shift", str(config.shift), "--seed", str(args.seed + i),
+                  "--schedule", config.schedule, "--momentum", str(config.momentum), "--beta1", str(config.beta1),
+                  "--beta2", str(config.beta2), "--shift", str(config.shift), "--seed", str(args.seed + i),
                   "--checkpoint", str(checkpoint), "--procs", args.procs or RECIPE_PROCS]
         member += ["--augment"] if config.augment else []
         member += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--quiet"] if args.quiet else [])
@@ -184,6 +187,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         learning_rate=args.lr,
         schedule=args.schedule,
+        momentum=args.momentum,
+        beta1=args.beta1,
+        beta2=args.beta2,
         shift=args.shift,
         augment=args.augment,
         seed=args.seed,
@@ -323,28 +329,133 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return 1 if args.check and problems else 0
 
 
-def cmd_grade(args: argparse.Namespace) -> int:
-    import random
-    import tempfile
-
-    from ..settings import PROJECT_ROOT
-    from .grading import DEFAULT_TIMEOUT, grade_submission, load_chapters, prepare_work, write_csv
-    from .notebook_build import SOLUTION_DIR
+def _limits(args: argparse.Namespace):
+    """The sandbox limits of ``grade`` and ``check-submission``: ``--memory`` and ``--timeout``, else the defaults."""
     from .sandbox import Limits
 
-    chapters = load_chapters(PROJECT_ROOT / SOLUTION_DIR)
-    limits = Limits(seconds=args.timeout or DEFAULT_TIMEOUT)
-    seed = random.SystemRandom().randrange(2**31)
-    grades = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = prepare_work(Path(tmp) / "work")
-        for path in args.submissions:
-            submission = grade_submission(Path(path), chapters, work=work, seed=seed, limits=limits)
-            print(submission.summary(), flush=True)
-            grades.append(submission)
-    write_csv(grades, Path(args.out))
-    print(f"成绩表 grades: {args.out}")
-    return 1 if any(submission.problem for submission in grades) else 0
+    defaults = Limits()
+    return Limits(memory_mb=args.memory or defaults.memory_mb, seconds=args.timeout or defaults.seconds)
+
+
+def _isolate(args: argparse.Namespace) -> bool:
+    """True unless ``--no-sandbox``; without a working bubblewrap, ``grade`` refuses (one line says how to fix it)."""
+    from .sandbox import sandbox_problem
+
+    if args.no_sandbox:
+        return False
+    problem = sandbox_problem()
+    if problem is not None:
+        raise CourseError(problem)
+    return True
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .classroom import FEEDBACK_DIR, GRADEBOOK_CSV, GRADES_CSV, grade_class
+
+    isolate = _isolate(args)
+    out = Path(args.out)
+    grades = grade_class(args.submissions, out=out, jobs=args.jobs, resume=args.resume, seed=args.seed,
+                         limits=_limits(args), isolate=isolate, progress=not args.quiet)
+    print(f"种子 seed {grades.seed}; {grades.graded_now} graded now, {grades.reused} kept from before (--resume)")
+    print(f"成绩 grades: {out / GRADES_CSV}, {out / GRADEBOOK_CSV}; 反馈 feedback: {out / FEEDBACK_DIR}/")
+    return 0 if grades.complete else 1
+
+
+def cmd_check_submission(args: argparse.Namespace) -> int:
+    from .classroom import check_submission
+    from .sandbox import sandbox_problem
+
+    isolate = not args.no_sandbox and sandbox_problem() is None
+    if not isolate and not args.no_sandbox:
+        print("note: no sandbox here (bubblewrap missing or not allowed); the notebook runs as a plain process")
+    return 0 if check_submission(Path(args.notebook), limits=_limits(args), isolate=isolate) else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .release import release
+
+    files = release(Path(args.dest))
+    print(f"学生版 release: {args.dest} ({len(files)} files): student/, course_utils/, work/, README.md")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from .site import DEFAULT_OUT, build_site
+
+    out = build_site(Path(args.out) if args.out else DEFAULT_OUT, quiet=args.quiet)
+    print(f"网站 website: {out}/index.html (preview: python -m http.server --bind 127.0.0.1 --directory {out})")
+    return 0
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    if args.action == "form":
+        return _sheet_form(args)
+    return _sheet_read(args)
+
+
+def _sheet_form(args: argparse.Namespace) -> int:
+    from ..atomic import atomic_write
+    from ..sheets import save_form
+
+    layout = save_form(args.out, dpi=args.dpi)
+    print(f"form: {args.out}")
+    if args.layout:
+        with atomic_write(Path(args.layout)) as tmp:
+            tmp.write_text(json.dumps(layout, indent=1), encoding="utf-8")
+        print(f"layout ({layout['image_size'][0]}x{layout['image_size'][1]} pixels at {args.dpi} dpi): {args.layout}")
+    return 0
+
+
+def _sheet_read(args: argparse.Namespace) -> int:
+    """``sheet read``: read every photo that can be read, add their digits to ``--out`` in one atomic write."""
+    import numpy as np
+
+    from ..handwriting import Handwriting, add_digits, load_handwriting
+    from ..sheets import preview, read_sheet
+
+    out = Path(args.out)
+    if out.exists():
+        load_handwriting(out)  # a file that is not a handwriting file stops us before any work, and stays as it is
+    predictor = None
+    if args.preview:
+        from ..prediction import CheckpointPredictor
+
+        predictor = CheckpointPredictor(args.checkpoint or [_default_checkpoint()])
+        for note in predictor.notes:
+            print(f"note: {note}", file=sys.stderr)
+    new = Handwriting.empty()
+    failures = 0
+    for photo in args.photos:
+        try:
+            reading = read_sheet(photo)
+        except CourseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        name = Path(photo).name
+        if not len(reading):
+            print(f"{name}: no written box found (an empty sheet?): write the digits into the boxes and photograph "
+                  "it again; nothing added", file=sys.stderr)
+            failures += 1
+            continue
+        writer = args.writer or Path(photo).stem
+        line = f"{name}: {len(reading)} digits, writer {writer}, page turned {reading.turned}°"
+        if predictor is not None:
+            predicted = predictor.probabilities(reading.images).argmax(axis=1)
+            folder = Path(args.preview)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{Path(photo).stem}-preview.png"
+            preview(reading, predicted).save(target)
+            line += f"; {int(np.sum(predicted != reading.labels))} read as another digit than their row (red in {target})"
+        print(line)
+        count = len(reading)
+        new = new.concat(Handwriting.from_lists(reading.images, reading.labels, [writer] * count, reading.rows,
+                                                reading.cols, [name] * count))
+    if len(new):
+        merged = add_digits(out, new)
+        print(f"{out}: {len(new)} digits added or replaced; it holds {len(merged)} digits of "
+              f"{len(set(merged.writers.tolist()))} writers")
+    return 1 if failures else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils", description="手写数字识别 course tools: data, training, prediction, notebooks."
     )
+    parser.add_argument("--version", action="version", version=f"course_utils {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -381,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--schedule", default="onecycle", choices=["constant", "onecycle", "cosine"], help="(default: %(default)s)"
     )
+    sub.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum (default: %(default)s)")
+    sub.add_argument("--beta1", type=float, default=0.7, help="Adam's beta1 (default: %(default)s)")
+    sub.add_argument("--beta2", type=float, default=0.9, help="Adam's beta2 (default: %(default)s)")
     sub.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to N pixels")
     sub.add_argument(
         "--augment", action="store_true", help="augment with rotation, scale, shift, stroke width, elastic distortion"
@@ -422,8 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="print one JSON object")
 
-    sub = add("predict", cmd_predict, "read the digit in your own image files: the top two digits, and 不确定 / "
-              "uncertain when the model is not sure")
+    sub = add("predict", cmd_predict, "read the digit in your own image files: the top two digits, and 不确定 "
+              "(uncertain) when the model is not sure")
     sub.add_argument("images", nargs="+", help="image files (JPEG, PNG, BMP)")
     sub.add_argument(
         "--checkpoint",
@@ -452,10 +567,50 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--execute", action="store_true", help="re-run the solutions and store their outputs")
     build.add_argument("--check", action="store_true", help="change nothing; fail if anything is out of date")
 
-    sub = add("grade", cmd_grade, "instructor tool: run students' notebooks headless and grade every exercise")
-    sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters")
-    sub.add_argument("--out", default="grades.csv", help="CSV file, one row per exercise (default: %(default)s)")
-    sub.add_argument("--timeout", type=int, help="seconds each notebook may run (default: 600)")
+    sub = add("sheet", cmd_sheet, "the class's digit form: print it (form), read photos of filled-in forms (read)")
+    actions = sub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    form = actions.add_parser("form", help="write the printable form (A4)", description="write the printable form")
+    form.add_argument("--out", default="form.pdf", help="a .pdf or .png file (default: %(default)s)")
+    form.add_argument("--dpi", type=int, default=200, help="resolution of a PNG, and of --layout (default: %(default)s)")
+    form.add_argument("--layout", help="also write every box's position in the PNG's pixels to this JSON file")
+    read = actions.add_parser("read", help="read photos of filled-in forms into a handwriting file (.npz)",
+                              description="read photos of filled-in forms; a photo read again replaces its digits")
+    read.add_argument("photos", nargs="+", help="photos of filled-in forms (JPEG, PNG)")
+    read.add_argument("--out", required=True, help="the .npz file the digits are added to (created if missing)")
+    read.add_argument("--writer", help="who wrote the sheets (default: each photo's file name without its suffix)")
+    read.add_argument("--preview", metavar="DIR", help="write per sheet a picture of the digits as the model sees "
+                      "them, with its reading, red where it differs from the row")
+    read.add_argument("--checkpoint", nargs="+", help="the model for --preview (default: the default checkpoint)")
+
+    def add_limits(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--memory", type=int, help="MB all processes of one notebook may use (default: 4096)")
+        sub.add_argument("--timeout", type=int, help="seconds one notebook may run in all (default: 600)")
+        sub.add_argument("--no-sandbox", action="store_true",
+                         help="run without bubblewrap (only the time and memory limits; unsafe with untrusted code)")
+
+    sub = add("grade", cmd_grade, "instructor tool: grade students' notebooks, each in a sandbox, several at once")
+    sub.add_argument("submissions", nargs="+", help="students' notebooks (.ipynb) of any chapters; one folder per "
+                     "student names the student after the folder, else after the file")
+    sub.add_argument("--out", default="grades", help="folder for results, grades.csv, gradebook.csv (Canvas, Moodle) "
+                     "and feedback/ (default: %(default)s)")
+    sub.add_argument("--jobs", type=int, help="notebooks graded at once (default: the usable CPU cores)")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out: grade only what it lacks")
+    sub.add_argument("--seed", type=int, help="seed of the hidden test cases (default: a new one, kept in --out)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_limits(sub)
+
+    sub = add("check-submission", cmd_check_submission, "before handing in: run what the grader runs on one "
+              "notebook, and catch an empty, unsaved or wrong-chapter notebook")
+    sub.add_argument("notebook", help="the notebook you will hand in (.ipynb)")
+    add_limits(sub)
+
+    sub = add("release", cmd_release, "instructor tool: build the folder students get when their work is graded "
+              "(student notebooks, course_utils, work/ examples; no solutions)")
+    sub.add_argument("dest", help="a new or empty folder")
+
+    sub = add("site", cmd_site, "build the course website (Jupyter Book) from the solution notebooks' stored outputs")
+    sub.add_argument("--out", help="the static folder to write (default: build/site)")
+    sub.add_argument("--quiet", action="store_true", help="print Jupyter Book's messages only when it fails")
     return parser
 
 

@@ -69,13 +69,15 @@ _KERNEL_ENV_DROPPED = ("COURSE_FAST", "MPLBACKEND")
 """Stored outputs come from full runs (no fast mode) with ipykernel's inline figures (a non-interactive backend such
 as ``MPLBACKEND=Agg`` would show no figure at all)."""
 
-_CODE_SPANS = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)
+CODE_SPANS = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)
+"""Fenced code blocks and inline code in Markdown: links there are text, not links."""
 _LINK_PATTERNS = (
     re.compile(r"\[[^\]]*\]\(\s*(<[^>]*>|[^)\s]+)"),  # [text](target), and so ![alt](target)
     re.compile(r"^ {0,3}\[[^\]]+\]:\s*(\S+)", re.MULTILINE),  # [label]: target
     re.compile(r"<(?:img|a|source|video)\b[^>]*?\b(?:src|href)\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE),
 )
-_URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+"""A link target that starts with a scheme (``https:``, ``attachment:``, ``path:``) is not a local path."""
 
 
 def read_notebook(path: Path) -> NotebookNode:
@@ -284,16 +286,24 @@ def broken_links(nb: NotebookNode, folder: Path) -> list[str]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
-        text = _CODE_SPANS.sub("", cell.source)
-        for target in _link_targets(text):
-            path = unquote(re.split(r"[#?]", target, maxsplit=1)[0])
-            if not path or _URL_SCHEME.match(target):
-                continue
+        for target, path in local_links(cell.source):
             if path.startswith("/"):
                 problems.append(f"cell {index}: '{target}' is an absolute path; use a path relative to the notebook")
             elif not (folder / path).exists():
                 problems.append(f"cell {index}: '{target}' does not exist")
     return problems
+
+
+def local_links(markdown: str) -> list[tuple[str, str]]:
+    """``(target, path)`` for every local link and image in *markdown* outside code spans: the target as written and
+    its file path (unquoted, without ``#anchor`` or ``?query``). URLs, ``attachment:`` images and in-page anchors are
+    left out. The same links are checked in the notebooks (``broken_links``) and copied into the website (``site``)."""
+    links = []
+    for target in _link_targets(CODE_SPANS.sub("", markdown)):
+        path = unquote(re.split(r"[#?]", target, maxsplit=1)[0])
+        if path and not URL_SCHEME.match(target):
+            links.append((target, path))
+    return links
 
 
 def _link_targets(text: str) -> Iterable[str]:

@@ -53,7 +53,7 @@ RUN_ALL_TIMEOUT_MS = 900_000
 """Milliseconds for a whole notebook to run in fast mode."""
 
 _COPIED_FOLDERS = ("notebooks", "student")
-_WORK_FILES = ("README.md", "example_*.jpg", "example_*.png")  # what git keeps of work/ (see .gitignore)
+_WORK_FILES = ("README.md", "example_*.jpg", "example_*.png", "sample_sheets/*.jpg")  # what git keeps of work/
 _LAB_SETTINGS = {
     # No toast asking to fetch Jupyter news over the network, no update check: nothing over the screenshots.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
@@ -62,8 +62,11 @@ _LAB_SETTINGS = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip every browser test, saying why, where Playwright or Chromium is missing."""
+    """Skip every browser test, saying why, where Playwright or Chromium is missing; with ``COURSE_REQUIRE_BROWSER=1``
+    (.ci/run sets it) stop the session instead, so CI never passes with its browser tests skipped."""
     reason = _missing_tools()
+    if reason and os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"COURSE_REQUIRE_BROWSER=1 but {reason}")
     if reason:
         here = Path(__file__).parent
         for item in items:
@@ -115,7 +118,9 @@ def _copy_project(root: Path) -> None:
     (root / "work").mkdir()
     for pattern in _WORK_FILES:
         for path in (PROJECT_ROOT / "work").glob(pattern):
-            shutil.copy2(path, root / "work" / path.name)
+            target = root / "work" / path.relative_to(PROJECT_ROOT / "work")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 def _server_env(home: Path, root: Path) -> dict[str, str]:

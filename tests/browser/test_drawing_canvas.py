@@ -15,7 +15,7 @@ expect = sync_api.expect
 SEVEN = [(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]
 ONE = [(0.5, 0.15), (0.5, 0.85)]
 """Strokes as fractions of the canvas: a 7 (top bar, then the diagonal) and a 1 (a vertical line)."""
-ANSWER = re.compile(r"(预测 / prediction|不确定 / uncertain): (\d)")
+ANSWER = re.compile(r"(预测 \(prediction\)|不确定 \(uncertain\)): (\d)")
 
 
 def draw(page, canvas, stroke: list[tuple[float, float]]) -> None:
