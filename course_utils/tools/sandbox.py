@@ -202,7 +202,9 @@ def _hidden_and_shown(argv: list[str], env: dict[str, str], folder: Path, hide: 
               PROJECT_ROOT, *(Path(entry) for entry in sys.path if entry)}
     for value in [*argv, *env.values()]:
         needed.update(Path(part) for part in value.split(os.pathsep) if part.startswith("/"))
-    needed = {path.resolve() for path in needed if path.exists()} - {Path("/"), Path("/tmp")} | {folder}
+    # Both the path as named (COURSE_DATA_DIR may run through a symbolic link under /tmp) and where it leads.
+    needed = {form for path in needed if path.exists() for form in (path.absolute(), path.resolve())}
+    needed = needed - {Path("/"), Path("/tmp")} | {folder}
     hidden = set()
     for path in needed:
         for parent in reversed(path.parents):
