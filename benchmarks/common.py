@@ -8,7 +8,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,16 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([title, *lines])
+
+
+def print_report(report: Callable[[], str]) -> int:
+    """Print what *report* returns and exit 0; a problem the user can fix (``CourseError``: a missing or wrong
+    checkpoint) is one ``error:`` line and exit 1 instead of a traceback. For a part's own command line."""
+    from course_utils.errors import CourseError
+
+    try:
+        print(report())
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -19,7 +19,6 @@ shows each picture above its ``to_mnist`` result, for looking at them.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .common import table
+from .common import print_report, table
 
 PER_CONDITION = 100
 QUICK_PER_CONDITION = 3
@@ -202,14 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.checkpoint:
         parser.error("give --checkpoint (or --write DIR)")
-    from course_utils.errors import CourseError
-
-    try:
-        print(render(run(Path(args.checkpoint), per_condition=args.per_condition, seed=args.seed)))
-    except CourseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return print_report(lambda: render(run(Path(args.checkpoint), per_condition=args.per_condition, seed=args.seed)))
 
 
 if __name__ == "__main__":

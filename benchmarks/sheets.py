@@ -18,7 +18,6 @@ student's would be. Three figures:
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .common import table
+from .common import print_report, table
 
 SHEETS = 24
 QUICK_SHEETS = 2
@@ -143,14 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.checkpoint:
         parser.error("give --checkpoint (or --write DIR)")
-    from course_utils.errors import CourseError
-
-    try:
-        print(render(run(Path(args.checkpoint), sheets=args.sheets, seed=args.seed)))
-    except CourseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return print_report(lambda: render(run(Path(args.checkpoint), sheets=args.sheets, seed=args.seed)))
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def _answer_source(nb: dict, exercise: dict) -> str | None:
         for cell in cells:
             if defines.search(_source(cell)):
                 return _source(cell)
-    calls = re.compile(rf"\bchecks\s*\.\s*check_{re.escape(exercise['name'])}\s*\(")
+    calls = _check_call(exercise["name"])
     for before, cell in zip(cells, cells[1:]):
         if calls.search(_source(cell)):
             return _source(before)
@@ -192,12 +192,12 @@ def _run_kernel(student: dict, plan: dict, evidence: Path, deadline: float, note
     import nbformat
 
     from course_utils import exercises
+    from course_utils.tools.notebook_build import CHECK_CALL
     from course_utils.tools.notebook_runner import NotebookRunner, Stopped
 
     nb = nbformat.reads(json.dumps(student), as_version=4)
     by_id = {exercise["cell_id"]: exercise for exercise in plan["exercises"]}
     checks = {exercise["check_id"] for exercise in plan["exercises"]}
-    calls = re.compile(r"\bchecks\s*\.\s*check_\w+\s*\(")
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -211,7 +211,7 @@ def _run_kernel(student: dict, plan: dict, evidence: Path, deadline: float, note
                     continue
                 exercise = by_id.get(cell.get("id"))
                 if exercise is None:
-                    if cell.get("id") not in checks and not calls.search(cell.source):
+                    if cell.get("id") not in checks and not CHECK_CALL.search(cell.source):
                         runner.run(cell, index)
                     continue
                 reached.add(exercise["name"])
@@ -239,9 +239,14 @@ def _run_kernel(student: dict, plan: dict, evidence: Path, deadline: float, note
 
 def _collector_source(exercise: dict) -> str:
     """The instructor's check call with ``checks.check_<name>(`` turned into the value collector's call."""
-    call = re.compile(rf"\bchecks\s*\.\s*check_{re.escape(exercise['name'])}\s*\(")
     return ("from course_utils.tools.grade_runner import collect_value as __course_collect_value\n"
-            + call.sub(f"__course_collect_value({exercise['name']!r}, ", exercise["check_source"], count=1))
+            + _check_call(exercise["name"]).sub(f"__course_collect_value({exercise['name']!r}, ",
+                                                exercise["check_source"], count=1))
+
+
+def _check_call(name: str) -> re.Pattern[str]:
+    """``checks.check_<name>(``, as a check cell writes it."""
+    return re.compile(rf"\bchecks\s*\.\s*check_{re.escape(name)}\s*\(")
 
 
 def collect_value(name: str, *answer: object) -> None:

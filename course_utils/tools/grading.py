@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .. import quiet_paddle_import, settings
 from ..errors import CourseError
+from ..exercises import one_line
 from .notebook_build import CHECK_CALL, NotebookExercise
 
 if TYPE_CHECKING:
@@ -205,13 +206,13 @@ def _read_submission(path: Path) -> tuple[NotebookNode | None, str | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        return None, f"无法读取 cannot read the file: {_one_line(str(error))}"
+        return None, f"无法读取 cannot read the file: {one_line(str(error))}"
     except UnicodeDecodeError:
         return None, "不是有效的笔记本 not a valid notebook: not UTF-8 text"
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises JSON, schema and conversion errors of several types
-        return None, f"不是有效的笔记本 not a valid notebook (.ipynb JSON): {_one_line(str(error))}"
+        return None, f"不是有效的笔记本 not a valid notebook (.ipynb JSON): {one_line(str(error))}"
     if not isinstance(nb.get("cells"), list):
         return None, "不是有效的笔记本 not a valid notebook: no cells"
     return nb, None
@@ -357,8 +358,3 @@ def _judged(exercise: NotebookExercise, evidence: Path, seed: int, note: str | N
     else:
         verdict = exercises.judge(registered, found, registered.cases(seed))
     return ExerciseResult(exercise.name, verdict.passed, verdict.message, 0.0, verdict.attempted)
-
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())[:300]
